@@ -1,0 +1,89 @@
+import {
+  getNamedType,
+  type GraphQLInputType,
+  type GraphQLOutputType,
+  isEnumType,
+  isInputObjectType,
+  isListType,
+  isNonNullType,
+  isObjectType,
+} from 'graphql';
+import { AppError } from '../src/infra/errors/registry.js';
+
+// REST speaks TMI's snake_case and lower-case enum values; GraphQL speaks camelCase and SCREAMING enums.
+// These functions translate mechanically, guided by the schema's types.
+
+export const snakeToCamel = (key: string): string => key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+export const camelToSnake = (key: string): string => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** Deep key conversion for schemaless JSON (JSON Patch values and paths). */
+export function keysToCamel(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(keysToCamel);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [snakeToCamel(key), keysToCamel(inner)]));
+  }
+  return value;
+}
+
+export function pointerToCamel(pointer: string): string {
+  return pointer
+    .split('/')
+    .map((segment) => snakeToCamel(segment))
+    .join('/');
+}
+
+/**
+ * REST body → GraphQL variable value of `type`. Unknown fields are refused here, as TMI's schemas
+ * (additionalProperties: false) refuse them.
+ */
+export function toGraphQLInput(value: unknown, type: GraphQLInputType, path = ''): unknown {
+  if (value === null || value === undefined) return value;
+  const inner = isNonNullType(type) ? type.ofType : type;
+  if (isListType(inner)) {
+    return Array.isArray(value) ? value.map((item, index) => toGraphQLInput(item, inner.ofType, `${path}[${index}]`)) : value;
+  }
+  if (isEnumType(inner)) {
+    const match = inner.getValues().find((candidate) => candidate.value === value);
+    return match ? match.name : value;
+  }
+  if (isInputObjectType(inner) && typeof value === 'object' && !Array.isArray(value)) {
+    const fields = inner.getFields();
+    const out: Record<string, unknown> = {};
+    const unknown: string[] = [];
+    for (const [key, fieldValue] of Object.entries(value)) {
+      const field = fields[snakeToCamel(key)];
+      if (!field) {
+        unknown.push(path ? `${path}.${key}` : key);
+        continue;
+      }
+      out[field.name] = toGraphQLInput(fieldValue, field.type, path ? `${path}.${key}` : key);
+    }
+    if (unknown.length > 0) {
+      throw new AppError('VALIDATION_FAILED', `Unknown or read-only field(s): ${unknown.join(', ')}`, {
+        context: { field_errors: unknown.map((field) => ({ field, error: 'unknown or read-only field' })) },
+      });
+    }
+    return out;
+  }
+  return value;
+}
+
+/** GraphQL result → TMI JSON: snake_case keys, lower-case enum values, nulls omitted. */
+export function toRest(value: unknown, type: GraphQLOutputType): unknown {
+  if (value === null || value === undefined) return undefined;
+  const inner = isNonNullType(type) ? type.ofType : type;
+  if (isListType(inner)) return (value as unknown[]).map((item) => toRest(item, inner.ofType));
+  if (isEnumType(inner)) return inner.getValue(String(value))?.value ?? value;
+  const named = getNamedType(inner);
+  if (isObjectType(named) && typeof value === 'object') {
+    const fields = named.getFields();
+    const out: Record<string, unknown> = {};
+    for (const [key, fieldValue] of Object.entries(value as Record<string, unknown>)) {
+      const field = fields[key];
+      const converted = field ? toRest(fieldValue, field.type) : fieldValue;
+      if (converted !== undefined) out[camelToSnake(key)] = converted;
+    }
+    return out;
+  }
+  return value;
+}

@@ -1,0 +1,155 @@
+import { z } from 'zod';
+import {
+  CreateThreatModelDocument,
+  DeleteThreatModelDocument,
+  GetThreatModelDocument,
+  ListThreatModelsDocument,
+  PatchThreatModelDocument,
+  UpdateThreatModelDocument,
+} from '../generated/graphql.js';
+import { AppError } from '../../src/infra/errors/registry.js';
+import { keysToCamel, pointerToCamel } from '../naming.js';
+import { defineRoute, type RestInput } from '../route-table.js';
+
+const threatModelParams = z.object({ threat_model_id: z.string() });
+const noQuery = z.object({}).passthrough();
+
+const text = z.string().max(1000).regex(/^[^\x00-\x1F]*$/, 'must not contain control characters');
+const timestamp = z.iso.datetime({ offset: true });
+const listQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  offset: z.coerce.number().int().min(0).max(1_000_000_000).default(0),
+  name: text.optional(),
+  owner: text.optional(),
+  description: text.optional(),
+  issue_uri: text.optional(),
+  status: z.union([text, z.array(text).max(50)]).optional(),
+  created_after: timestamp.optional(),
+  created_before: timestamp.optional(),
+  modified_after: timestamp.optional(),
+  modified_before: timestamp.optional(),
+});
+
+/** The optimistic-lock version: If-Match (bare, quoted or weak ETag; * means unconditional) or body `version`. */
+function expectedVersion(input: RestInput<unknown, unknown>): number | undefined {
+  const header = input.headers['if-match'];
+  if (typeof header === 'string' && header.trim() !== '') {
+    const match = /^\s*(\*|(?:W\/)?"?([0-9]+)"?)\s*$/.exec(header);
+    if (!match) throw new AppError('INVALID_REQUEST', 'If-Match must be a version number or *');
+    return match[1] === '*' ? undefined : Number(match[2]);
+  }
+  const body = input.body as { version?: unknown } | undefined;
+  return typeof body?.version === 'number' ? body.version : undefined;
+}
+
+function bodyObject(body: unknown): Record<string, unknown> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new AppError('VALIDATION_FAILED', 'The request body must be a JSON object');
+  }
+  return body as Record<string, unknown>;
+}
+
+const jsonPatchDocument = z
+  .array(
+    z.strictObject({
+      op: z.enum(['add', 'remove', 'replace', 'move', 'copy', 'test']),
+      path: z.string().max(512).regex(/^(\/[^/]*)*$/, 'must be a JSON Pointer'),
+      from: z.string().max(512).regex(/^(\/[^/]*)*$/, 'must be a JSON Pointer').optional(),
+      value: z.unknown().optional(),
+    }),
+  )
+  .min(1, 'must contain at least one operation')
+  .max(1000);
+
+export const threatModelRoutes = [
+  defineRoute({
+    method: 'GET',
+    path: '/threat_models',
+    document: ListThreatModelsDocument,
+    params: z.object({}),
+    query: listQuery,
+    variables: ({ query }) => ({
+      limit: query.limit,
+      offset: query.offset,
+      filter: {
+        name: query.name,
+        owner: query.owner,
+        description: query.description,
+        issueUri: query.issue_uri,
+        status: query.status === undefined ? undefined : [query.status].flat(),
+        createdAfter: query.created_after,
+        createdBefore: query.created_before,
+        modifiedAfter: query.modified_after,
+        modifiedBefore: query.modified_before,
+      },
+    }),
+    present: (page) => {
+      const { items, ...rest } = page as { items: unknown[] };
+      return { threat_models: items, ...rest };
+    },
+    status: 200,
+  }),
+  defineRoute({
+    method: 'POST',
+    path: '/threat_models',
+    document: CreateThreatModelDocument,
+    params: z.object({}),
+    query: noQuery,
+    bodyTypes: ['application/json'],
+    variables: ({ body }) => ({ input: bodyObject(body) }),
+    status: 201,
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/threat_models/{threat_model_id}',
+    document: GetThreatModelDocument,
+    params: threatModelParams,
+    query: noQuery,
+    variables: ({ params }) => ({ id: params.threat_model_id }),
+    status: 200,
+  }),
+  defineRoute({
+    method: 'PUT',
+    path: '/threat_models/{threat_model_id}',
+    document: UpdateThreatModelDocument,
+    params: threatModelParams,
+    query: noQuery,
+    bodyTypes: ['application/json'],
+    variables: (input) => {
+      const { version: _version, ...fields } = bodyObject(input.body);
+      return { id: input.params.threat_model_id, input: fields, expectedVersion: expectedVersion(input) };
+    },
+    status: 200,
+  }),
+  defineRoute({
+    method: 'PATCH',
+    path: '/threat_models/{threat_model_id}',
+    document: PatchThreatModelDocument,
+    params: threatModelParams,
+    query: noQuery,
+    bodyTypes: ['application/json-patch+json', 'application/json'],
+    variables: (input) => {
+      const result = jsonPatchDocument.safeParse(input.body);
+      if (!result.success) {
+        throw new AppError('INVALID_PATCH', `Invalid JSON Patch document: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      }
+      const operations = result.data.map((operation) => ({
+        op: operation.op,
+        path: pointerToCamel(operation.path),
+        ...(operation.from !== undefined ? { from: pointerToCamel(operation.from) } : {}),
+        ...('value' in operation ? { value: keysToCamel(operation.value) } : {}),
+      }));
+      return { id: input.params.threat_model_id, operations, expectedVersion: expectedVersion(input) };
+    },
+    status: 200,
+  }),
+  defineRoute({
+    method: 'DELETE',
+    path: '/threat_models/{threat_model_id}',
+    document: DeleteThreatModelDocument,
+    params: threatModelParams,
+    query: noQuery,
+    variables: ({ params }) => ({ id: params.threat_model_id }),
+    status: 204,
+  }),
+];

@@ -1,0 +1,5 @@
+import type { ServiceContext } from '../src/infra/context.js';
+
+export interface GraphQLContext {
+  service: ServiceContext;
+}

@@ -1,0 +1,13 @@
+import { lexicographicSortSchema, printSchema } from 'graphql';
+import { builder } from './builder.js';
+import './scalars.js';
+import './principals.js';
+import './threat-models.js';
+// import './me.js';
+
+export const schema = builder.toSchema();
+
+/** The committed SDL (api-schema/schema.graphql) is this, sorted so diffs stay readable. */
+export function printSortedSchema(): string {
+  return `${printSchema(lexicographicSortSchema(schema))}\n`;
+}

@@ -1,0 +1,200 @@
+import type { ThreatModelChangedPayload } from '../src/infra/pubsub.js';
+import { type ThreatModelRecord, ThreatModelService, threatModelListWhere } from '../src/modules/threat-models/service.js';
+import { builder } from './builder.js';
+import { AuthorizationEntryInput, MetadataEntryInput, PrincipalTypeEnum, RoleEnum, UserRef } from './principals.js';
+
+const AuthorizationEntry = builder.prismaObject('ThreatModelAccess', {
+  name: 'AuthorizationEntry',
+  fields: (t) => ({
+    principalType: t.field({ type: PrincipalTypeEnum, resolve: (entry) => entry.principalType }),
+    provider: t.exposeString('provider'),
+    providerId: t.exposeString('providerId'),
+    displayName: t.exposeString('displayName', { nullable: true }),
+    email: t.exposeString('email', { nullable: true }),
+    role: t.field({ type: RoleEnum, resolve: (entry) => entry.role }),
+  }),
+});
+
+const MetadataEntry = builder.prismaObject('ThreatModelMetadata', {
+  name: 'MetadataEntry',
+  fields: (t) => ({
+    key: t.exposeString('key'),
+    value: t.exposeString('value'),
+  }),
+});
+
+export const ThreatModelRef = builder.prismaObject('ThreatModel', {
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    alias: t.exposeInt('alias'),
+    name: t.exposeString('name'),
+    description: t.exposeString('description', { nullable: true }),
+    threatModelFramework: t.exposeString('threatModelFramework'),
+    issueUri: t.exposeString('issueUri', { nullable: true }),
+    status: t.exposeString('status'),
+    statusUpdated: t.expose('statusUpdated', { type: 'DateTime', nullable: true }),
+    isConfidential: t.exposeBoolean('isConfidential'),
+    projectId: t.exposeID('projectId', { nullable: true }),
+    version: t.exposeInt('version'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    modifiedAt: t.expose('modifiedAt', { type: 'DateTime' }),
+    owner: t.relation('owner', { type: UserRef }),
+    createdBy: t.relation('createdBy', { type: UserRef }),
+    securityReviewer: t.relation('securityReviewer', { type: UserRef, nullable: true }),
+    authorization: t.relation('authorization', { type: AuthorizationEntry, query: { orderBy: { position: 'asc' } } }),
+    metadata: t.relation('metadata', { type: MetadataEntry, query: { orderBy: { key: 'asc' } } }),
+    // Threats, assets, documents, notes, repositories and diagrams are not stored yet (they arrive with
+    // the sub-resource issues), so every threat model has none of them.
+    documentCount: t.int({ resolve: () => 0 }),
+    repoCount: t.int({ resolve: () => 0 }),
+    diagramCount: t.int({ resolve: () => 0 }),
+    threatCount: t.int({ resolve: () => 0 }),
+    assetCount: t.int({ resolve: () => 0 }),
+    noteCount: t.int({ resolve: () => 0 }),
+  }),
+});
+
+const ThreatModelFilter = builder.inputType('ThreatModelFilter', {
+  fields: (t) => ({
+    name: t.string({ description: 'Case-insensitive substring of the name' }),
+    owner: t.string({ description: "Substring of the owner's name or email" }),
+    description: t.string(),
+    issueUri: t.string({ description: 'Case-insensitive substring of the issue URI' }),
+    status: t.stringList(),
+    createdAfter: t.field({ type: 'DateTime' }),
+    createdBefore: t.field({ type: 'DateTime' }),
+    modifiedAfter: t.field({ type: 'DateTime' }),
+    modifiedBefore: t.field({ type: 'DateTime' }),
+  }),
+});
+
+const ThreatModelInput = builder.inputType('ThreatModelInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    description: t.string(),
+    threatModelFramework: t.string(),
+    authorization: t.field({ type: [AuthorizationEntryInput] }),
+    metadata: t.field({ type: [MetadataEntryInput] }),
+    issueUri: t.string(),
+    isConfidential: t.boolean(),
+  }),
+});
+
+const JsonPatchOperationInput = builder.inputType('JsonPatchOperationInput', {
+  description: 'An RFC 6902 operation on the threat model document (camelCase paths, enum values in lower case)',
+  fields: (t) => ({
+    op: t.string({ required: true }),
+    path: t.string({ required: true }),
+    from: t.string(),
+    value: t.field({ type: 'JSON' }),
+  }),
+});
+
+const ThreatModelPage = builder
+  .objectRef<{ items: ThreatModelRecord[]; total: number; limit: number; offset: number }>('ThreatModelPage')
+  .implement({
+    fields: (t) => ({
+      items: t.field({ type: [ThreatModelRef], resolve: (page) => page.items }),
+      total: t.exposeInt('total'),
+      limit: t.exposeInt('limit'),
+      offset: t.exposeInt('offset'),
+    }),
+  });
+
+const ThreatModelChangeAction = builder.enumType('ThreatModelChangeAction', {
+  values: { CREATED: { value: 'created' }, UPDATED: { value: 'updated' }, DELETED: { value: 'deleted' } } as const,
+});
+
+const ThreatModelChange = builder.objectRef<ThreatModelChangedPayload>('ThreatModelChange').implement({
+  fields: (t) => ({
+    threatModelId: t.exposeID('threatModelId'),
+    action: t.field({ type: ThreatModelChangeAction, resolve: (change) => change.action }),
+    actorId: t.exposeID('actorId'),
+    occurredAt: t.field({ type: 'DateTime', resolve: (change) => new Date(change.occurredAt) }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  threatModel: t.field({
+    type: ThreatModelRef,
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) => new ThreatModelService(ctx.service).get(String(id)),
+  }),
+  threatModels: t.prismaConnection({
+    type: 'ThreatModel',
+    cursor: 'id',
+    authScopes: { authenticated: true },
+    args: { filter: t.arg({ type: ThreatModelFilter }) },
+    resolve: (query, _root, { filter }, ctx) =>
+      ctx.service.db.prisma.threatModel.findMany({
+        ...query,
+        where: threatModelListWhere(ctx.service.principal!, filter ?? {}),
+      }),
+  }),
+  threatModelPage: t.field({
+    type: ThreatModelPage,
+    description: "Offset pagination, as TMI's REST list serves it",
+    authScopes: { authenticated: true },
+    args: {
+      filter: t.arg({ type: ThreatModelFilter }),
+      limit: t.arg.int({ defaultValue: 20 }),
+      offset: t.arg.int({ defaultValue: 0 }),
+    },
+    resolve: (_root, { filter, limit, offset }, ctx) =>
+      new ThreatModelService(ctx.service).list(filter ?? {}, { limit: limit ?? 20, offset: offset ?? 0 }),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createThreatModel: t.field({
+    type: ThreatModelRef,
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: ThreatModelInput, required: true }) },
+    resolve: (_root, { input }, ctx) => new ThreatModelService(ctx.service).create(input),
+  }),
+  updateThreatModel: t.field({
+    type: ThreatModelRef,
+    authScopes: { authenticated: true },
+    args: {
+      id: t.arg.id({ required: true }),
+      input: t.arg({ type: ThreatModelInput, required: true }),
+      expectedVersion: t.arg.int(),
+    },
+    resolve: (_root, { id, input, expectedVersion }, ctx) =>
+      new ThreatModelService(ctx.service).update(String(id), input, expectedVersion),
+  }),
+  patchThreatModel: t.field({
+    type: ThreatModelRef,
+    authScopes: { authenticated: true },
+    args: {
+      id: t.arg.id({ required: true }),
+      operations: t.arg({ type: [JsonPatchOperationInput], required: true }),
+      expectedVersion: t.arg.int(),
+    },
+    resolve: (_root, { id, operations, expectedVersion }, ctx) =>
+      new ThreatModelService(ctx.service).patch(String(id), operations, expectedVersion),
+  }),
+  deleteThreatModel: t.id({
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, { id }, ctx) => {
+      await new ThreatModelService(ctx.service).delete(String(id));
+      return String(id);
+    },
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  threatModelChanged: t.field({
+    type: ThreatModelChange,
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id({ required: true }) },
+    subscribe: async (_root, { id }, ctx) => {
+      // Only someone who may read the threat model may watch it.
+      const record = await new ThreatModelService(ctx.service).get(String(id));
+      return ctx.service.pubsub.subscribe('threat_model.changed', record.id);
+    },
+    resolve: (change) => change,
+  }),
+}));

@@ -1,0 +1,143 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { AppError } from '../infra/errors/registry.js';
+import { SIGNING_ALGORITHM, type SigningKey } from './keys.js';
+import type { Principal } from './principal.js';
+
+export interface AccessTokenClaims extends JWTPayload {
+  sub: string;
+  jti: string;
+  exp: number;
+  email: string;
+  name: string;
+  idp: string;
+  provider_id: string;
+  groups: string[];
+  is_admin: boolean;
+  is_security_reviewer: boolean;
+}
+
+export interface TokenSubject {
+  id: string;
+  provider: string;
+  providerId: string;
+  email: string;
+  name: string;
+  groups: string[];
+  isAdmin: boolean;
+  isSecurityReviewer: boolean;
+}
+
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+export function randomSecret(bytes = 32): string {
+  return randomBytes(bytes).toString('base64url');
+}
+
+/**
+ * Issues and verifies access tokens. Verification is local (no database round trip): the signature,
+ * expiry, and an in-memory set of revoked token ids kept in step across instances by pubsub.
+ */
+export class AccessTokens {
+  private readonly verified = new Map<string, Principal>();
+  private readonly revoked = new Map<string, number>();
+
+  constructor(
+    private readonly key: SigningKey,
+    private readonly issuer: string,
+    private readonly lifetimeSeconds: number,
+  ) {}
+
+  get expiresInSeconds(): number {
+    return this.lifetimeSeconds;
+  }
+
+  async issue(subject: TokenSubject): Promise<{ token: string; jti: string; expiresAt: number }> {
+    const jti = randomUUID();
+    const now = Math.floor(Date.now() / 1000);
+    const expiresAt = now + this.lifetimeSeconds;
+    const token = await new SignJWT({
+      email: subject.email,
+      name: subject.name,
+      idp: subject.provider,
+      provider_id: subject.providerId,
+      groups: subject.groups,
+      is_admin: subject.isAdmin,
+      is_security_reviewer: subject.isSecurityReviewer,
+    })
+      .setProtectedHeader({ alg: SIGNING_ALGORITHM, kid: this.key.kid, typ: 'JWT' })
+      .setSubject(subject.id)
+      .setJti(jti)
+      .setIssuer(this.issuer)
+      .setAudience(this.issuer)
+      .setIssuedAt(now)
+      .setExpirationTime(expiresAt)
+      .sign(this.key.privateKey);
+    return { token, jti, expiresAt };
+  }
+
+  /** Returns the principal for a valid token or throws INVALID_TOKEN. */
+  async verify(token: string): Promise<Principal> {
+    const nowSeconds = Date.now() / 1000;
+    const cached = this.verified.get(token);
+    if (cached) {
+      if (cached.tokenExpiresAt > nowSeconds && !this.revoked.has(cached.tokenId)) return cached;
+      this.verified.delete(token);
+      throw new AppError('INVALID_TOKEN');
+    }
+    let claims: AccessTokenClaims;
+    try {
+      const { payload } = await jwtVerify<AccessTokenClaims>(token, this.key.publicJwk, {
+        issuer: this.issuer,
+        audience: this.issuer,
+        algorithms: [SIGNING_ALGORITHM],
+      });
+      claims = payload;
+    } catch {
+      throw new AppError('INVALID_TOKEN');
+    }
+    if (!claims.jti || !claims.sub || this.revoked.has(claims.jti)) throw new AppError('INVALID_TOKEN');
+    const principal: Principal = {
+      userId: claims.sub,
+      provider: claims.idp,
+      providerId: claims.provider_id,
+      email: claims.email,
+      name: claims.name,
+      groups: Array.isArray(claims.groups) ? claims.groups : [],
+      isAdmin: claims.is_admin === true,
+      isSecurityReviewer: claims.is_security_reviewer === true,
+      tokenId: claims.jti,
+      tokenExpiresAt: claims.exp,
+    };
+    if (this.verified.size > 10_000) this.verified.clear();
+    this.verified.set(token, principal);
+    return principal;
+  }
+
+  /** Decodes a token without failing, for introspection of tokens that may be expired. */
+  async inspect(token: string): Promise<AccessTokenClaims | undefined> {
+    try {
+      const { payload } = await jwtVerify<AccessTokenClaims>(token, this.key.publicJwk, {
+        issuer: this.issuer,
+        audience: this.issuer,
+        algorithms: [SIGNING_ALGORITHM],
+      });
+      return this.revoked.has(payload.jti) ? undefined : payload;
+    } catch {
+      return undefined;
+    }
+  }
+
+  markRevoked(jti: string, expiresAtSeconds: number): void {
+    if (expiresAtSeconds * 1000 < Date.now()) return;
+    this.revoked.set(jti, expiresAtSeconds);
+    if (this.revoked.size % 1000 === 0) this.pruneRevoked();
+  }
+
+  private pruneRevoked(): void {
+    const now = Date.now() / 1000;
+    for (const [jti, exp] of this.revoked) if (exp < now) this.revoked.delete(jti);
+  }
+}

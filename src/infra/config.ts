@@ -1,0 +1,136 @@
+import { z } from 'zod';
+
+// The only module that reads process.env: everything else receives a typed Config.
+
+const csv = z
+  .string()
+  .optional()
+  .transform((value) =>
+    (value ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0),
+  );
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+    .optional()
+    .transform((value) => (value === undefined || value === '' ? fallback : ['true', '1', 'yes'].includes(value)));
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default('0.0.0.0'),
+  TMI_PUBLIC_BASE_URL: z.url().optional(),
+  DATABASE_URL: z.string().optional(),
+  REDIS_URL: z.string().optional(),
+  TMI_DATA_DIR: z.string().default('.data'),
+  TMI_EMBEDDED_POSTGRES_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
+  TMI_ROLES: z
+    .string()
+    .default('api,worker')
+    .transform((value) => new Set(value.split(',').map((role) => role.trim())))
+    .pipe(z.set(z.enum(['api', 'worker']))),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TMI_CORS_ALLOWED_ORIGINS: csv,
+  TMI_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+  TMI_JWT_PRIVATE_KEY: z.string().optional(),
+  TMI_JWT_ISSUER: z.string().optional(),
+  TMI_JWT_EXPIRATION_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
+  TMI_REFRESH_TOKEN_DAYS: z.coerce.number().int().min(1).max(365).default(7),
+  TMI_TEST_PROVIDER_ENABLED: bool(true),
+  TMI_OAUTH_CLIENT_CALLBACK_ALLOWLIST: csv,
+  TMI_ADMIN_PROVIDER: z.string().optional(),
+  TMI_ADMIN_PROVIDER_ID: z.string().optional(),
+  TMI_ADMIN_EMAIL: z.string().optional(),
+  TMI_AUTH_AUTO_PROMOTE_FIRST_USER: bool(false),
+  TMI_COOKIE_SECURE: bool(false),
+  TMI_OPERATOR_NAME: z.string().optional(),
+  TMI_OPERATOR_CONTACT: z.string().optional(),
+  TMI_GRAPHIQL: bool(true),
+  TMI_PUBSUB_PREFIX: z.string().default('tmi'),
+  TMI_JOBS_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('pgboss'),
+  TMI_CLIENT_URL: z.string().optional(),
+});
+
+export type Env = z.input<typeof envSchema>;
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  http: {
+    port: number;
+    host: string;
+    publicBaseUrl: string | undefined;
+    corsAllowedOrigins: string[];
+    maxBodyBytes: number;
+    graphiql: boolean;
+    cookieSecure: boolean;
+  };
+  database: { url: string | undefined; dataDir: string; embeddedPort: number };
+  redis: { url: string | undefined; prefix: string };
+  jobs: { schema: string };
+  roles: Set<'api' | 'worker'>;
+  logLevel: string;
+  auth: {
+    jwtPrivateKey: string | undefined;
+    jwtIssuer: string | undefined;
+    accessTokenSeconds: number;
+    refreshTokenDays: number;
+    testProviderEnabled: boolean;
+    clientCallbackAllowList: string[];
+    admin: { provider: string | undefined; providerId: string | undefined; email: string | undefined };
+    autoPromoteFirstUser: boolean;
+  };
+  operator: { name: string; contact: string } | undefined;
+  clientUrl: string | undefined;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+/** Parses the environment once; reports every problem at the same time. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  }
+  const env = parsed.data;
+  const production = env.NODE_ENV === 'production';
+  return {
+    env: env.NODE_ENV,
+    http: {
+      port: env.PORT,
+      host: env.HOST,
+      publicBaseUrl: env.TMI_PUBLIC_BASE_URL?.replace(/\/$/, ''),
+      corsAllowedOrigins: env.TMI_CORS_ALLOWED_ORIGINS,
+      maxBodyBytes: env.TMI_MAX_BODY_BYTES,
+      graphiql: env.TMI_GRAPHIQL,
+      cookieSecure: env.TMI_COOKIE_SECURE || production,
+    },
+    database: { url: env.DATABASE_URL, dataDir: env.TMI_DATA_DIR, embeddedPort: env.TMI_EMBEDDED_POSTGRES_PORT },
+    redis: { url: env.REDIS_URL, prefix: env.TMI_PUBSUB_PREFIX },
+    jobs: { schema: env.TMI_JOBS_SCHEMA },
+    roles: env.TMI_ROLES,
+    logLevel: env.LOG_LEVEL,
+    auth: {
+      jwtPrivateKey: env.TMI_JWT_PRIVATE_KEY,
+      jwtIssuer: env.TMI_JWT_ISSUER,
+      accessTokenSeconds: env.TMI_JWT_EXPIRATION_SECONDS,
+      refreshTokenDays: env.TMI_REFRESH_TOKEN_DAYS,
+      // The built-in test provider signs anyone in: on for local use, off in production unless asked for.
+      testProviderEnabled: production ? source.TMI_TEST_PROVIDER_ENABLED === 'true' : env.TMI_TEST_PROVIDER_ENABLED,
+      clientCallbackAllowList: env.TMI_OAUTH_CLIENT_CALLBACK_ALLOWLIST,
+      admin: { provider: env.TMI_ADMIN_PROVIDER, providerId: env.TMI_ADMIN_PROVIDER_ID, email: env.TMI_ADMIN_EMAIL },
+      autoPromoteFirstUser: env.TMI_AUTH_AUTO_PROMOTE_FIRST_USER,
+    },
+    operator:
+      env.TMI_OPERATOR_NAME && env.TMI_OPERATOR_CONTACT
+        ? { name: env.TMI_OPERATOR_NAME, contact: env.TMI_OPERATOR_CONTACT }
+        : undefined,
+    clientUrl: env.TMI_CLIENT_URL,
+  };
+}

@@ -1,0 +1,24 @@
+import type { Principal } from '../auth/principal.js';
+import { AppError } from './errors/registry.js';
+import type { Database } from './db.js';
+import type { Jobs } from './jobs.js';
+import type { Logger } from './logger.js';
+import type { PubSubBus } from './pubsub.js';
+
+/** Everything a service needs for one request; services import no transport code. */
+export interface ServiceContext {
+  principal: Principal | undefined;
+  db: Database;
+  pubsub: PubSubBus;
+  jobs: Jobs;
+  log: Logger;
+  requestId: string;
+  now: () => Date;
+}
+
+export type AuthenticatedContext = ServiceContext & { principal: Principal };
+
+export function requirePrincipal(ctx: ServiceContext): Principal {
+  if (!ctx.principal) throw new AppError('UNAUTHENTICATED');
+  return ctx.principal;
+}

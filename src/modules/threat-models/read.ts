@@ -1,0 +1,110 @@
+import type { Prisma } from '../../generated/prisma/client.js';
+import type { Database } from '../../infra/db.js';
+
+/** What every threat model read loads: the row, the people it names, its authorization and metadata. */
+export const threatModelInclude = {
+  owner: true,
+  createdBy: true,
+  securityReviewer: true,
+  authorization: { orderBy: { position: 'asc' } },
+  metadata: { orderBy: { key: 'asc' } },
+} as const satisfies Prisma.ThreatModelInclude;
+
+export type ThreatModelRecord = Prisma.ThreatModelGetPayload<{ include: typeof threatModelInclude }>;
+
+type UserRecord = ThreatModelRecord['owner'];
+
+interface UserJson {
+  id: string;
+  provider: string;
+  provider_id: string;
+  email: string;
+  name: string;
+  groups: string[];
+  is_admin: boolean;
+  is_security_reviewer: boolean;
+  created_at: string;
+  modified_at: string;
+  last_login_at: string | null;
+}
+
+function userFromJson(json: UserJson): UserRecord {
+  return {
+    id: json.id,
+    provider: json.provider,
+    providerId: json.provider_id,
+    email: json.email,
+    name: json.name,
+    groups: json.groups,
+    isAdmin: json.is_admin,
+    isSecurityReviewer: json.is_security_reviewer,
+    createdAt: new Date(json.created_at),
+    modifiedAt: new Date(json.modified_at),
+    lastLoginAt: json.last_login_at ? new Date(json.last_login_at) : null,
+  };
+}
+
+// One statement, one round trip: the point read is the hottest path of the API.
+const pointReadSql = `
+SELECT tm.id, tm.alias, tm.name, tm.description, tm.threat_model_framework, tm.issue_uri, tm.status,
+       tm.status_updated, tm.is_confidential, tm.project_id, tm.version, tm.owner_id, tm.created_by_id,
+       tm.security_reviewer_id, tm.created_at, tm.modified_at,
+       to_json(o) AS owner, to_json(c) AS created_by, to_json(r) AS security_reviewer,
+       COALESCE((SELECT json_agg(json_build_array(a.id, a.position, a.principal_type, a.provider, a.provider_id,
+                                                  a.display_name, a.email, a.role) ORDER BY a.position)
+                 FROM threat_model_access a WHERE a.threat_model_id = tm.id), '[]') AS authorization,
+       COALESCE((SELECT json_agg(json_build_array(m.id, m.key, m.value) ORDER BY m.key)
+                 FROM threat_model_metadata m WHERE m.threat_model_id = tm.id), '[]') AS metadata
+FROM threat_models tm
+JOIN users o ON o.id = tm.owner_id
+JOIN users c ON c.id = tm.created_by_id
+LEFT JOIN users r ON r.id = tm.security_reviewer_id
+WHERE tm.id = $1`;
+
+type AccessTuple = [string, number, 'user' | 'group', string, string, string | null, string | null, 'reader' | 'writer' | 'owner'];
+
+export async function loadThreatModel(db: Database, id: string): Promise<ThreatModelRecord | undefined> {
+  const { rows } = await db.pool.query({ name: 'threat_model_point_read', text: pointReadSql, values: [id] });
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    id: row.id,
+    alias: row.alias,
+    name: row.name,
+    description: row.description,
+    threatModelFramework: row.threat_model_framework,
+    issueUri: row.issue_uri,
+    status: row.status,
+    statusUpdated: row.status_updated,
+    isConfidential: row.is_confidential,
+    projectId: row.project_id,
+    version: row.version,
+    ownerId: row.owner_id,
+    createdById: row.created_by_id,
+    securityReviewerId: row.security_reviewer_id,
+    createdAt: row.created_at,
+    modifiedAt: row.modified_at,
+    owner: userFromJson(row.owner),
+    createdBy: userFromJson(row.created_by),
+    securityReviewer: row.security_reviewer ? userFromJson(row.security_reviewer) : null,
+    authorization: (row.authorization as AccessTuple[]).map(
+      ([accessId, position, principalType, provider, providerId, displayName, email, role]) => ({
+        id: accessId,
+        threatModelId: row.id,
+        position,
+        principalType,
+        provider,
+        providerId,
+        displayName,
+        email,
+        role,
+      }),
+    ),
+    metadata: (row.metadata as [string, string, string][]).map(([metaId, key, value]) => ({
+      id: metaId,
+      threatModelId: row.id,
+      key,
+      value,
+    })),
+  };
+}

@@ -1,0 +1,166 @@
+import { randomUUID } from 'node:crypto';
+import cookie from '@fastify/cookie';
+import cors from '@fastify/cors';
+import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { threatModelRoutes } from '../rest-compat/routes/threat-models.js';
+import { meRoutes } from '../rest-compat/routes/me.js';
+import { registerOAuthRoutes } from '../rest-compat/routes/oauth.js';
+import { registerRestRoutes } from '../rest-compat/route-table.js';
+import type { AppDeps } from './app-deps.js';
+import { loadSigningKey } from './auth/keys.js';
+import { AuthService, startRevocationSync } from './auth/service.js';
+import { AccessTokens } from './auth/tokens.js';
+import type { Config } from './infra/config.js';
+import { createDatabase } from './infra/db.js';
+import { AppError } from './infra/errors/registry.js';
+import { startJobs } from './infra/jobs.js';
+import { createLogger, type Logger } from './infra/logger.js';
+import { createPubSub } from './infra/pubsub.js';
+import { createRedis } from './infra/redis.js';
+import { sendError } from './http/errors.js';
+import { registerRoot } from './http/root.js';
+import { registerGraphQL } from './http/yoga.js';
+import { purgeExpiredCredentialsHandler } from './modules/auth-maintenance/jobs.js';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  app: FastifyInstance;
+  deps: AppDeps;
+  close(): Promise<void>;
+}
+
+const jsonTypes = ['application/json-patch+json', 'application/merge-patch+json'];
+
+/** Builds every dependency, the HTTP host and both faces, and starts listening. */
+export async function startServer(config: Config, options: { log?: Logger; databaseUrl?: string } = {}): Promise<RunningServer> {
+  const log = options.log ?? createLogger(config.logLevel);
+  const databaseUrl = options.databaseUrl ?? config.database.url;
+  if (!databaseUrl) throw new Error('startServer needs a database URL');
+  const db = createDatabase(databaseUrl);
+  const cleanups: (() => Promise<void> | void)[] = [() => db.close()];
+
+  try {
+    const redis = config.redis.url ? createRedis(config.redis.url) : undefined;
+    if (redis) {
+      redis.on('error', (error) => log.warn({ err: error }, 'redis error'));
+      cleanups.push(() => void redis.disconnect());
+    }
+    const pubsub = createPubSub({
+      prefix: config.redis.prefix,
+      redis: config.redis.url
+        ? { publisher: createRedis(config.redis.url), subscriber: createRedis(config.redis.url) }
+        : undefined,
+    });
+    cleanups.push(() => pubsub.close());
+
+    const jobs = await startJobs({
+      connectionString: databaseUrl,
+      schema: config.jobs.schema,
+      log,
+      registry: [purgeExpiredCredentialsHandler(db)],
+      work: config.roles.has('worker'),
+    });
+    cleanups.push(() => jobs.stop());
+
+    const signingKey = await loadSigningKey(db.prisma, config.auth.jwtPrivateKey);
+    let listeningUrl = `http://127.0.0.1:${config.http.port}`;
+    const baseUrl = () => config.http.publicBaseUrl ?? listeningUrl;
+    const tokens = new AccessTokens(signingKey, config.auth.jwtIssuer ?? 'tmi', config.auth.accessTokenSeconds);
+
+    const deps: AppDeps = {
+      config,
+      log,
+      db,
+      redis,
+      pubsub,
+      jobs,
+      signingKey,
+      tokens,
+      baseUrl,
+      serviceContext: ({ principal, requestId, log: requestLog }) => ({
+        principal,
+        db,
+        pubsub,
+        jobs,
+        log: requestLog ?? log,
+        requestId,
+        now: () => new Date(),
+      }),
+    };
+    const stopRevocationSync = await startRevocationSync(deps);
+    cleanups.push(stopRevocationSync);
+
+    const app = await buildHttpApp(deps);
+    cleanups.unshift(() => app.close());
+    await app.listen({ port: config.http.port, host: config.http.host });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.http.port;
+    listeningUrl = `http://127.0.0.1:${port}`;
+    log.info({ url: baseUrl(), port }, 'TMI server listening');
+
+    return { url: listeningUrl, port, app, deps, close: () => runCleanups(cleanups) };
+  } catch (error) {
+    await runCleanups(cleanups);
+    throw error;
+  }
+}
+
+async function runCleanups(cleanups: (() => Promise<void> | void)[]): Promise<void> {
+  for (const cleanup of cleanups.splice(0)) {
+    try {
+      await cleanup();
+    } catch {
+      // Shutting down: keep releasing the rest.
+    }
+  }
+}
+
+export async function buildHttpApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const app = Fastify({
+    loggerInstance: deps.log.child({ module: 'http' }),
+    disableRequestLogging: true,
+    bodyLimit: config.http.maxBodyBytes,
+    genReqId: (request) => {
+      const header = request.headers['x-request-id'];
+      return typeof header === 'string' && /^[\w-]{1,64}$/.test(header) ? header : randomUUID();
+    },
+    routerOptions: { ignoreTrailingSlash: true },
+  }) as unknown as FastifyInstance;
+
+  app.addContentTypeParser(jsonTypes, { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  await app.register(formbody, { bodyLimit: config.http.maxBodyBytes });
+  await app.register(cookie);
+  await app.register(helmet, {
+    // GraphiQL loads its assets from a CDN; the API itself serves JSON.
+    contentSecurityPolicy: false,
+    crossOriginEmbedderPolicy: false,
+    hsts: config.env === 'production',
+  });
+  const allowed = new Set(config.http.corsAllowedOrigins);
+  await app.register(cors, {
+    origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin) ? origin : false),
+    credentials: true,
+    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+    allowedHeaders: ['content-type', 'cache-control', 'pragma', 'authorization', 'if-match', 'x-request-id'],
+    exposedHeaders: ['Retry-After', 'X-Request-Id'],
+    maxAge: 600,
+  });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('X-Request-Id', request.id);
+  });
+  app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(request, reply, new AppError('ROUTE_NOT_FOUND', `No endpoint ${request.method} ${request.url.split('?')[0]}`)),
+  );
+
+  registerRoot(app, deps);
+  await registerOAuthRoutes(app, deps, new AuthService(deps));
+  registerRestRoutes(app, deps, [...meRoutes, ...threatModelRoutes]);
+  const graphql = registerGraphQL(app, deps);
+  app.addHook('onClose', async () => graphql.close());
+  return app;
+}
