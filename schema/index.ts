@@ -3,7 +3,7 @@ import { builder } from './builder.js';
 import './scalars.js';
 import './principals.js';
 import './threat-models.js';
-// import './me.js';
+import './me.js';
 
 export const schema = builder.toSchema();
 

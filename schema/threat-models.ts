@@ -115,15 +115,19 @@ const ThreatModelChange = builder.objectRef<ThreatModelChangedPayload>('ThreatMo
 });
 
 builder.queryFields((t) => ({
-  threatModel: t.field({
-    type: ThreatModelRef,
+  threatModel: t.prismaField({
+    type: 'ThreatModel',
     authScopes: { authenticated: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => new ThreatModelService(ctx.service).get(String(id)),
+    // The service's point read already loads the owner, creator, reviewer, authorization and metadata
+    // in one statement; selections of anything else fall back to the plugin's own queries.
+    resolve: (_query, _root, { id }, ctx) => new ThreatModelService(ctx.service).get(String(id)),
   }),
   threatModels: t.prismaConnection({
     type: 'ThreatModel',
     cursor: 'id',
+    totalCount: (_parent, { filter }, ctx) =>
+      ctx.service.db.prisma.threatModel.count({ where: threatModelListWhere(ctx.service.principal!, filter ?? {}) }),
     authScopes: { authenticated: true },
     args: { filter: t.arg({ type: ThreatModelFilter }) },
     resolve: (query, _root, { filter }, ctx) =>

@@ -94,7 +94,7 @@ export async function startServer(config: Config, options: { log?: Logger; datab
     cleanups.push(stopRevocationSync);
 
     const app = await buildHttpApp(deps);
-    cleanups.unshift(() => app.close());
+    cleanups.push(() => app.close());
     await app.listen({ port: config.http.port, host: config.http.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.http.port;
@@ -108,8 +108,9 @@ export async function startServer(config: Config, options: { log?: Logger; datab
   }
 }
 
+/** Releases in reverse order of acquisition: the HTTP host first, the database last. */
 async function runCleanups(cleanups: (() => Promise<void> | void)[]): Promise<void> {
-  for (const cleanup of cleanups.splice(0)) {
+  for (const cleanup of cleanups.splice(0).reverse()) {
     try {
       await cleanup();
     } catch {
@@ -122,7 +123,6 @@ export async function buildHttpApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config } = deps;
   const app = Fastify({
     loggerInstance: deps.log.child({ module: 'http' }),
-    disableRequestLogging: true,
     bodyLimit: config.http.maxBodyBytes,
     genReqId: (request) => {
       const header = request.headers['x-request-id'];

@@ -56,7 +56,16 @@ export type TokenTypeHint = 'access_token' | 'refresh_token';
 
 export type Introspection =
   | { active: false }
-  | { active: true; sub: string; email: string; name: string; exp: number; iat?: number; iss?: string; tokenType: 'Bearer' };
+  | {
+      active: true;
+      sub: string;
+      email: string;
+      name: string;
+      exp: number;
+      iat?: number;
+      iss?: string;
+      tokenType: 'Bearer';
+    };
 
 export interface UserInfo {
   sub: string;

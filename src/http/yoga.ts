@@ -13,15 +13,18 @@ import { principalFromRequest, tokenFromHeaders } from './auth.js';
 import { randomUUID } from 'node:crypto';
 
 /** Maps any resolver error through the registry: AppErrors keep their code and status, others are masked. */
-export function maskError(error: unknown, requestId: string): GraphQLError {
+export function maskError(error: unknown, requestId: string, log?: Logger): GraphQLError {
   const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
   if (error instanceof GraphQLError && !error.originalError) return error; // parse/validation errors
   const mapped = toPublicError(original, requestId);
+  if (mapped.code === 'INTERNAL') log?.error({ err: original, requestId }, 'GraphQL resolver failed');
   return new GraphQLError(mapped.body.error_description, {
     path: error instanceof GraphQLError ? error.path : undefined,
     nodes: error instanceof GraphQLError ? error.nodes : undefined,
     extensions: {
       code: mapped.code,
+      // Yoga consumes `http` to set the response status; `status` stays visible to clients.
+      status: mapped.status,
       http: { status: mapped.status },
       tmi: mapped.body,
       ...(mapped.code === 'INTERNAL' ? { requestId } : {}),
@@ -46,7 +49,7 @@ export function registerGraphQL(app: FastifyInstance, deps: AppDeps): { close: (
     cors: false,
     plugins: [useGraphQlJit()],
     maskedErrors: {
-      maskError: (error, _message, _isDev) => maskError(error, 'unknown'),
+      maskError: (error, _message, _isDev) => maskError(error, 'unknown', deps.log),
     },
     context: async ({ req }): Promise<GraphQLContext> => {
       const principal = await principalFromRequest(deps.tokens, req);
@@ -97,15 +100,15 @@ export function registerGraphQL(app: FastifyInstance, deps: AppDeps): { close: (
           const contextValue: GraphQLContext = { service: deps.serviceContext({ principal, requestId }) };
           return { schema, document, variableValues: payload.variables, operationName: payload.operationName, contextValue };
         } catch (error) {
-          return [maskError(error, requestId)];
+          return [maskError(error, requestId, deps.log)];
         }
       },
       onNext: (_ctx, _id, _payload, args, result) => {
         if (!result.errors) return undefined;
         const requestId = (args.contextValue as GraphQLContext).service.requestId;
-        return { ...result, errors: result.errors.map((error) => maskError(error, requestId).toJSON()) };
+        return { ...result, errors: result.errors.map((error) => maskError(error, requestId, deps.log).toJSON()) };
       },
-      onError: (_ctx, _id, _payload, errors) => errors.map((error) => maskError(error, 'ws').toJSON()),
+      onError: (_ctx, _id, _payload, errors) => errors.map((error) => maskError(error, 'ws', deps.log).toJSON()),
     },
     wss,
   );

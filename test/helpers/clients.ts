@@ -41,7 +41,7 @@ export function restClient(baseUrl: string, token?: string) {
 export interface GraphQLResponse<T = any> {
   status: number;
   data: T | null | undefined;
-  errors?: { message: string; extensions?: { code?: string; http?: { status?: number }; tmi?: unknown } }[];
+  errors?: { message: string; extensions?: { code?: string; status?: number; tmi?: unknown } }[];
 }
 
 export function graphqlClient(baseUrl: string, token?: string) {
