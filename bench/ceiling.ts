@@ -35,7 +35,10 @@ const uuid = /^\/threat_models\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}
 
 function send(res: import('node:http').ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -63,12 +66,14 @@ const server = createServer((req, res) => {
           display_name: row.owner.name,
           email: row.owner.email,
         },
-        authorization: (row.authorization as unknown[][]).map(([, , principalType, provider, providerId, , , role]) => ({
-          principal_type: principalType,
-          provider,
-          provider_id: providerId,
-          role,
-        })),
+        authorization: (row.authorization as unknown[][]).map(
+          ([, , principalType, provider, providerId, , , role]) => ({
+            principal_type: principalType,
+            provider,
+            provider_id: providerId,
+            role,
+          }),
+        ),
         metadata: (row.metadata as string[][]).map(([, key, value]) => ({ key, value })),
       });
     },

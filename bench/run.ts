@@ -84,7 +84,10 @@ interface AutocannonResult {
   non2xx: number;
   '2xx': number;
 }
-type Autocannon = (options: AutocannonOptions, done: (error: Error | null, result: AutocannonResult) => void) => unknown;
+type Autocannon = (
+  options: AutocannonOptions,
+  done: (error: Error | null, result: AutocannonResult) => void,
+) => unknown;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 // ---------------------------------------------------------------------------------------------------
@@ -467,10 +470,18 @@ async function login(baseUrl: string): Promise<string> {
   const response = await fetch(new URL('/oauth2/token', baseUrl), {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: CLIENT_CALLBACK }),
+    body: JSON.stringify({
+      grant_type: 'authorization_code',
+      code,
+      code_verifier: verifier,
+      redirect_uri: CLIENT_CALLBACK,
+    }),
   });
   const body = (await response.json().catch(() => ({}))) as { access_token?: string };
-  check(response.status === 200 && body.access_token, `POST /oauth2/token answered ${response.status}: ${JSON.stringify(body)}`);
+  check(
+    response.status === 200 && body.access_token,
+    `POST /oauth2/token answered ${response.status}: ${JSON.stringify(body)}`,
+  );
   return body.access_token;
 }
 
@@ -483,7 +494,14 @@ async function createThreatModel(baseUrl: string, token: string): Promise<string
       description: 'A threat model read over and over by bench/run.ts',
       threat_model_framework: 'STRIDE',
       authorization: [
-        { principal_type: 'user', provider: 'tmi', provider_id: 'alice', display_name: 'Alice', email: 'alice@example.com', role: 'writer' },
+        {
+          principal_type: 'user',
+          provider: 'tmi',
+          provider_id: 'alice',
+          display_name: 'Alice',
+          email: 'alice@example.com',
+          role: 'writer',
+        },
         { principal_type: 'group', provider: 'tmi', provider_id: 'security-team', role: 'reader' },
       ],
       metadata: [
@@ -597,7 +615,10 @@ async function load(target: Target, seconds: number, expectBody: string, measure
 
 async function main(): Promise<void> {
   const selected = settings.targets.filter((t): t is TargetName => t === 'rest' || t === 'graphql' || t === 'ceiling');
-  check(selected.length === settings.targets.length && selected.length > 0, `BENCH_TARGETS: use rest, graphql, ceiling`);
+  check(
+    selected.length === settings.targets.length && selected.length > 0,
+    `BENCH_TARGETS: use rest, graphql, ceiling`,
+  );
 
   // A fresh database, migrated, dropped at the end.
   const database = `tmi_bench_${randomBytes(5).toString('hex')}`;
@@ -633,7 +654,11 @@ async function main(): Promise<void> {
   });
   const serverArgs = ['--import', 'tsx', 'src/main.ts'];
   const ceilingArgs = ['--import', 'tsx', 'bench/ceiling.ts'];
-  const ceilingEnv = (port: number, dbUrl: string) => ({ DATABASE_URL: dbUrl, PORT: String(port), POOL_SIZE: String(SERVER_POOL_SIZE) });
+  const ceilingEnv = (port: number, dbUrl: string) => ({
+    DATABASE_URL: dbUrl,
+    PORT: String(port),
+    POOL_SIZE: String(SERVER_POOL_SIZE),
+  });
 
   console.log(
     `Point-read bench: ${settings.connections} connections, ${settings.warmup} s warm-up, ` +
@@ -654,7 +679,12 @@ async function main(): Promise<void> {
   proxiedUrl.port = String(proxyPort);
 
   const countingPort = await freePort();
-  const counting = await startChild('server (counted)', serverArgs, serverEnv(countingPort, proxiedUrl.toString()), countingPort);
+  const counting = await startChild(
+    'server (counted)',
+    serverArgs,
+    serverEnv(countingPort, proxiedUrl.toString()),
+    countingPort,
+  );
   const countingCeilingPort = await freePort();
   const countingCeiling = await startChild(
     'ceiling (counted)',
@@ -750,7 +780,17 @@ function report(runs: Map<TargetName, Run[]>, roundTrips: Map<TargetName, RoundT
   );
 
   const rows = [
-    ['target', 'req/s', 'p50 ms', 'p99 ms', 'SQL trips/read', 'CPU µs/req: target', 'postgres', 'load-gen', 'req/s per round'],
+    [
+      'target',
+      'req/s',
+      'p50 ms',
+      'p99 ms',
+      'SQL trips/read',
+      'CPU µs/req: target',
+      'postgres',
+      'load-gen',
+      'req/s per round',
+    ],
     ...[...summary.entries()].map(([name, s]) => [
       LABELS[name],
       String(Math.round(s.rps)),
@@ -766,7 +806,11 @@ function report(runs: Map<TargetName, Run[]>, roundTrips: Map<TargetName, RoundT
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   console.log('');
   for (const [index, row] of rows.entries()) {
-    console.log(row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  '));
+    console.log(
+      row
+        .map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
+        .join('  '),
+    );
     if (index === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   }
   console.log(
@@ -783,13 +827,17 @@ function report(runs: Map<TargetName, Run[]>, roundTrips: Map<TargetName, RoundT
     if (rest) {
       const rpsRatio = rest.rps / ceiling.rps;
       const p99Ratio = rest.p99 / ceiling.p99;
-      lines.push(`REST    req/s / ceiling req/s = ${(rpsRatio * 100).toFixed(1)}%   goal ≥ 50%   ${verdict(rpsRatio >= 0.5)}`);
+      lines.push(
+        `REST    req/s / ceiling req/s = ${(rpsRatio * 100).toFixed(1)}%   goal ≥ 50%   ${verdict(rpsRatio >= 0.5)}`,
+      );
       lines.push(`REST    p99 / ceiling p99     = ${p99Ratio.toFixed(2)}×    goal ≤ 2×    ${verdict(p99Ratio <= 2)}`);
     }
     if (graphql) {
       const rpsRatio = graphql.rps / ceiling.rps;
       const p99Ratio = graphql.p99 / ceiling.p99;
-      lines.push(`GraphQL req/s / ceiling req/s = ${(rpsRatio * 100).toFixed(1)}%   goal ≥ 40%   ${verdict(rpsRatio >= 0.4)}`);
+      lines.push(
+        `GraphQL req/s / ceiling req/s = ${(rpsRatio * 100).toFixed(1)}%   goal ≥ 40%   ${verdict(rpsRatio >= 0.4)}`,
+      );
       lines.push(`GraphQL p99 / ceiling p99     = ${p99Ratio.toFixed(2)}×    (no goal)`);
     }
   }
@@ -797,11 +845,16 @@ function report(runs: Map<TargetName, Run[]>, roundTrips: Map<TargetName, RoundT
     const rt = roundTrips.get(name);
     if (rt) {
       const ok = rt.perRead <= 1.05;
-      lines.push(`${LABELS[name].padEnd(7)} SQL round trips per read = ${rt.perRead.toFixed(2)}   design: 1   ${verdict(ok)}`);
+      lines.push(
+        `${LABELS[name].padEnd(7)} SQL round trips per read = ${rt.perRead.toFixed(2)}   design: 1   ${verdict(ok)}`,
+      );
     }
   }
   const calibration = roundTrips.get('ceiling');
-  if (calibration) lines.push(`(method check: the ceiling counts ${calibration.perRead.toFixed(2)} round trips per read; it sends exactly 1)`);
+  if (calibration)
+    lines.push(
+      `(method check: the ceiling counts ${calibration.perRead.toFixed(2)} round trips per read; it sends exactly 1)`,
+    );
   console.log('');
   for (const line of lines) console.log(line);
 
@@ -819,7 +872,9 @@ try {
   await main();
 } catch (error) {
   failed = true;
-  console.error(`\nBENCH FAILED: ${error instanceof BenchError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  console.error(
+    `\nBENCH FAILED: ${error instanceof BenchError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+  );
 } finally {
   await cleanup();
 }

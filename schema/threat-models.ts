@@ -94,7 +94,8 @@ const ThreatModelPage = builder
   .objectRef<{ items: ThreatModelRecord[]; total: number; limit: number; offset: number }>('ThreatModelPage')
   .implement({
     fields: (t) => ({
-      items: t.field({ type: [ThreatModelRef], resolve: (page) => page.items }),
+      // The service's page query includes every relation the type exposes, so none is fetched again.
+      items: t.prismaField({ type: ['ThreatModel'], resolve: (_query, page) => page.items }),
       total: t.exposeInt('total'),
       limit: t.exposeInt('limit'),
       offset: t.exposeInt('offset'),

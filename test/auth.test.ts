@@ -481,14 +481,16 @@ describe('OAuth with the built-in tmi provider', () => {
       });
     });
 
-    it('answers 401 without a token and 404 once the user row is gone', async () => {
+    it('answers 401 without a token and once the user row is gone', async () => {
       const session = await login(baseUrl, 'ghost');
       await server.deps.db.prisma.user.delete({
         where: { provider_providerId: { provider: 'tmi', providerId: 'ghost' } },
       });
 
       expectOAuthError(await restClient(baseUrl).get('/me'), 401, 'unauthorized');
-      expectOAuthError(await getMe(baseUrl, session.accessToken), 404, 'not_found');
+      const gone = await getMe(baseUrl, session.accessToken);
+      expectOAuthError(gone, 401, 'unauthorized');
+      expect(gone.body.error_description).toBe('Your user account no longer exists');
     });
   });
 

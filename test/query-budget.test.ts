@@ -44,7 +44,7 @@ async function countStatements(action: () => Promise<unknown>): Promise<number> 
   statements.length = 0;
   await action();
   const counted = statements.filter((sql) => !/^\s*(BEGIN|COMMIT|ROLLBACK)/i.test(sql));
-  if (process.env.DEBUG_BUDGET) console.log(counted);
+  if (process.env.DEBUG_BUDGET) console.log(counted.length, counted.map((sql) => sql.replace(/\s+/g, " ").slice(0, 90)));
   return counted.length;
 }
 

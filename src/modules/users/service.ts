@@ -23,12 +23,15 @@ const SECURITY_REVIEWERS: GroupMembership = {
   name: 'Security Reviewers',
 };
 
-/** The caller's own user record, read fresh from the database rather than from the token's claims. */
+/**
+ * The caller's own user record, read fresh from the database rather than from the token's claims.
+ * A token whose user was deleted is invalid (401, the only failure TMI documents for GET /me), not a 404.
+ */
 export async function getMe(ctx: ServiceContext): Promise<User> {
   const principal = requirePrincipal(ctx);
   const user = await ctx.db.prisma.user.findUnique({ where: { id: principal.userId } });
   if (!user) {
-    throw new AppError('RESOURCE_NOT_FOUND', 'Your user account no longer exists', {
+    throw new AppError('INVALID_TOKEN', 'Your user account no longer exists', {
       suggestion: 'Sign in again to recreate it',
     });
   }
