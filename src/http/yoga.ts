@@ -1,7 +1,8 @@
+import { usePayloadFormatter } from '@envelop/core';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError, parse, validate } from 'graphql';
-import { createYoga, type YogaInitialContext } from 'graphql-yoga';
+import { createYoga } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { GraphQLContext } from '../../schema/context.js';
@@ -18,6 +19,7 @@ export function maskError(error: unknown, requestId: string, log?: Logger): Grap
   if (error instanceof GraphQLError && !error.originalError) return error; // parse/validation errors
   const mapped = toPublicError(original, requestId);
   if (mapped.code === 'INTERNAL') log?.error({ err: original, requestId }, 'GraphQL resolver failed');
+  else log?.info({ code: mapped.code, requestId }, 'GraphQL request rejected');
   return new GraphQLError(mapped.body.error_description, {
     path: error instanceof GraphQLError ? error.path : undefined,
     nodes: error instanceof GraphQLError ? error.nodes : undefined,
@@ -47,10 +49,16 @@ export function registerGraphQL(app: FastifyInstance, deps: AppDeps): { close: (
     // The HTTP host enforces body limits; Yoga's own limiter costs more than the request.
     maxRequestBodySize: false,
     cors: false,
-    plugins: [useGraphQlJit()],
-    maskedErrors: {
-      maskError: (error, _message, _isDev) => maskError(error, 'unknown', deps.log),
-    },
+    plugins: [
+      useGraphQlJit(),
+      // Every error of a result goes through the registry, with the request id of its context.
+      usePayloadFormatter((result, args) => {
+        if (!result.errors) return false;
+        const requestId = (args.contextValue as GraphQLContext).service.requestId;
+        return { ...result, errors: result.errors.map((error) => maskError(error, requestId, deps.log)) };
+      }),
+    ],
+    maskedErrors: false,
     context: async ({ req }): Promise<GraphQLContext> => {
       const principal = await principalFromRequest(deps.tokens, req);
       return { service: deps.serviceContext({ principal, requestId: req.id, log: req.log as unknown as Logger }) };

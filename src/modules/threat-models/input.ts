@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { AppError } from '../../infra/errors/registry.js';
-import { parseInput } from '../../infra/errors/validation.js';
 
 
 
