@@ -665,8 +665,13 @@ async function main(): Promise<void> {
   await applyMigrations(databaseUrl, { info: () => undefined });
 
   const redis = (await redisAnswers(settings.redisUrl)) ? settings.redisUrl : undefined;
+  // Both server instances (the counted one and the measured one) are one deployment, as behind a load
+  // balancer: the same public base URL (the tokens' issuer and audience), database and Redis namespace,
+  // so the token obtained from the first is valid on the second.
+  const serverPort = await freePort();
   const serverEnv = (port: number, dbUrl: string): Record<string, string> => ({
     NODE_ENV: 'production',
+    TMI_PUBLIC_BASE_URL: `http://127.0.0.1:${serverPort}`,
     DATABASE_URL: dbUrl,
     PORT: String(port),
     HOST: '127.0.0.1',
@@ -740,7 +745,6 @@ async function main(): Promise<void> {
 
   // 2. Throughput and latency, on instances connected directly.
   if (settings.cpuProfDir) mkdirSync(settings.cpuProfDir, { recursive: true });
-  const serverPort = await freePort();
   const server = await startChild(
     'server',
     [...(settings.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${settings.cpuProfDir}`] : []), ...serverArgs],

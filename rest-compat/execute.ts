@@ -23,7 +23,9 @@ export function prepareOperation<TData, TVariables>(
   schema: GraphQLSchema,
   document: TypedDocumentNode<TData, TVariables>,
 ): PreparedOperation<TData, TVariables> {
-  const operation = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+  const operation = document.definitions.find(
+    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
+  );
   if (!operation) throw new Error('rest-compat document without an operation');
   const rootType = operation.operation === 'mutation' ? schema.getMutationType() : schema.getQueryType();
   const selection = operation.selectionSet.selections[0];

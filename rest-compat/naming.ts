@@ -40,7 +40,9 @@ export function toGraphQLInput(value: unknown, type: GraphQLInputType, path = ''
   if (value === null || value === undefined) return value;
   const inner = isNonNullType(type) ? type.ofType : type;
   if (isListType(inner)) {
-    return Array.isArray(value) ? value.map((item, index) => toGraphQLInput(item, inner.ofType, `${path}[${index}]`)) : value;
+    return Array.isArray(value)
+      ? value.map((item, index) => toGraphQLInput(item, inner.ofType, `${path}[${index}]`))
+      : value;
   }
   if (isEnumType(inner)) {
     const match = inner.getValues().find((candidate) => candidate.value === value);

@@ -61,7 +61,9 @@ export function registerRestRoutes(app: FastifyInstance, deps: AppDeps, routes: 
           const type = operation.variableTypes[name];
           variables[name] = type ? toGraphQLInput(value, type) : value;
         }
-        const context = { service: deps.serviceContext({ principal, requestId: request.id, log: request.log as unknown as Logger }) };
+        const context = {
+          service: deps.serviceContext({ principal, requestId: request.id, log: request.log as unknown as Logger }),
+        };
         const data = (await operation.run(context, variables)) as Record<string, unknown>;
         if (route.status === 204) return reply.code(204).send();
         const rest = toRest(data[operation.rootField], operation.resultType);

@@ -1,5 +1,9 @@
 import type { ThreatModelChangedPayload } from '../src/infra/pubsub.js';
-import { type ThreatModelRecord, ThreatModelService, threatModelListWhere } from '../src/modules/threat-models/service.js';
+import {
+  type ThreatModelRecord,
+  ThreatModelService,
+  threatModelListWhere,
+} from '../src/modules/threat-models/service.js';
 import { builder } from './builder.js';
 import { AuthorizationEntryInput, MetadataEntryInput, PrincipalTypeEnum, RoleEnum, UserRef } from './principals.js';
 

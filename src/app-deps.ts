@@ -21,5 +21,9 @@ export interface AppDeps {
   /** The issuer / public base URL: configured, or the local listening address. */
   baseUrl: () => string;
   /** A service context for work done on a request's behalf (principal may be undefined). */
-  serviceContext: (options: { principal: ServiceContext['principal']; requestId: string; log?: Logger }) => ServiceContext;
+  serviceContext: (options: {
+    principal: ServiceContext['principal'];
+    requestId: string;
+    log?: Logger;
+  }) => ServiceContext;
 }

@@ -35,7 +35,10 @@ export interface RunningServer {
 const jsonTypes = ['application/json-patch+json', 'application/merge-patch+json'];
 
 /** Builds every dependency, the HTTP host and both faces, and starts listening. */
-export async function startServer(config: Config, options: { log?: Logger; databaseUrl?: string } = {}): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  options: { log?: Logger; databaseUrl?: string } = {},
+): Promise<RunningServer> {
   const log = options.log ?? createLogger(config.logLevel);
   const databaseUrl = options.databaseUrl ?? config.database.url;
   if (!databaseUrl) throw new Error('startServer needs a database URL');
@@ -68,7 +71,11 @@ export async function startServer(config: Config, options: { log?: Logger; datab
     const signingKey = await loadSigningKey(db.prisma, config.auth.jwtPrivateKey);
     let listeningUrl = `http://127.0.0.1:${config.http.port}`;
     const baseUrl = () => config.http.publicBaseUrl ?? listeningUrl;
-    const tokens = new AccessTokens(signingKey, config.auth.jwtIssuer ?? 'tmi', config.auth.accessTokenSeconds);
+    const tokens = new AccessTokens(
+      signingKey,
+      () => config.auth.jwtIssuer ?? baseUrl(),
+      config.auth.accessTokenSeconds,
+    );
 
     const deps: AppDeps = {
       config,
@@ -154,7 +161,11 @@ export async function buildHttpApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
   app.setNotFoundHandler((request, reply) =>
-    sendError(request, reply, new AppError('ROUTE_NOT_FOUND', `No endpoint ${request.method} ${request.url.split('?')[0]}`)),
+    sendError(
+      request,
+      reply,
+      new AppError('ROUTE_NOT_FOUND', `No endpoint ${request.method} ${request.url.split('?')[0]}`),
+    ),
   );
 
   registerRoot(app, deps);

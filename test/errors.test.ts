@@ -24,7 +24,10 @@ beforeAll(async () => {
   // Capture what the server logs from here on.
   const capture = pino({ level: 'info' }, sink);
   (server.deps as { log: unknown }).log = capture;
-  server.deps.serviceContext = ((original) => (options) => original({ ...options, log: capture }))(server.deps.serviceContext);
+  server.deps.serviceContext = (
+    (original) => (options) =>
+      original({ ...options, log: capture })
+  )(server.deps.serviceContext);
 });
 afterAll(async () => server?.close());
 
@@ -34,7 +37,10 @@ describe('error masking', () => {
     const original = prisma.threatModel.create.bind(prisma.threatModel);
     prisma.threatModel.create = (() => Promise.reject(new Error('database exploded: secret detail'))) as never;
     try {
-      const gql = await graphqlClient(server.baseUrl, alice.token)(`mutation { createThreatModel(input: { name: "x" }) { id } }`);
+      const gql = await graphqlClient(
+        server.baseUrl,
+        alice.token,
+      )(`mutation { createThreatModel(input: { name: "x" }) { id } }`);
       const error = gql.errors?.[0];
       expect(error?.message).toBe('An internal server error occurred');
       expect(JSON.stringify(gql)).not.toContain('secret detail');

@@ -50,7 +50,11 @@ export default async function setup(project: TestProject) {
     else if (ci) throw new Error('CI: PostgreSQL is required (set DATABASE_URL or run it on 127.0.0.1:5432)');
     else {
       const dataDir = mkdtempSync(join(tmpdir(), 'tmi-test-pg-'));
-      const embedded = await startEmbeddedPostgres({ dataDir: join(dataDir, 'data'), port: 54400 + (process.pid % 500), log: { info: () => undefined } });
+      const embedded = await startEmbeddedPostgres({
+        dataDir: join(dataDir, 'data'),
+        port: 54400 + (process.pid % 500),
+        log: { info: () => undefined },
+      });
       serverUrl = embedded.databaseUrl;
       cleanups.push(async () => {
         await embedded.stop();

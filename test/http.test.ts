@@ -6,7 +6,11 @@ let server: TestServer;
 const ORIGIN = 'http://localhost:4200';
 
 beforeAll(async () => {
-  server = await startTestServer({ TMI_CORS_ALLOWED_ORIGINS: `${ORIGIN},https://tmi.example.com`, TMI_OPERATOR_NAME: 'Acme', TMI_OPERATOR_CONTACT: 'sec@acme.example' });
+  server = await startTestServer({
+    TMI_CORS_ALLOWED_ORIGINS: `${ORIGIN},https://tmi.example.com`,
+    TMI_OPERATOR_NAME: 'Acme',
+    TMI_OPERATOR_CONTACT: 'sec@acme.example',
+  });
 });
 afterAll(async () => server?.close());
 
@@ -31,7 +35,11 @@ describe('the HTTP host', () => {
   it('CORS: listed origins are echoed with credentials; others get nothing', async () => {
     const preflight = await fetch(`${server.baseUrl}/threat_models`, {
       method: 'OPTIONS',
-      headers: { origin: ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,cache-control,pragma' },
+      headers: {
+        origin: ORIGIN,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type,cache-control,pragma',
+      },
     });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-origin')).toBe(ORIGIN);
@@ -65,7 +73,10 @@ describe('the HTTP host', () => {
       degraded.deps.redis!.disconnect();
       const withoutRedis = await restClient(degraded.baseUrl).get('/');
       expect(withoutRedis.body.status.code).toBe('degraded');
-      expect(withoutRedis.body.health).toMatchObject({ database: { status: 'healthy' }, redis: { status: 'unhealthy' } });
+      expect(withoutRedis.body.health).toMatchObject({
+        database: { status: 'healthy' },
+        redis: { status: 'unhealthy' },
+      });
 
       await degraded.deps.db.pool.end();
       const withoutDatabase = await restClient(degraded.baseUrl).get('/');

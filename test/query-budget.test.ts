@@ -33,7 +33,9 @@ beforeAll(async () => {
     };
     const callback = args[0];
     if (typeof callback === 'function') {
-      return connect((error: unknown, client: never, release: unknown) => callback(error, client && wrap(client), release));
+      return connect((error: unknown, client: never, release: unknown) =>
+        callback(error, client && wrap(client), release),
+      );
     }
     return (connect() as Promise<never>).then(wrap);
   }) as typeof pool.connect;
@@ -44,7 +46,11 @@ async function countStatements(action: () => Promise<unknown>): Promise<number> 
   statements.length = 0;
   await action();
   const counted = statements.filter((sql) => !/^\s*(BEGIN|COMMIT|ROLLBACK)/i.test(sql));
-  if (process.env.DEBUG_BUDGET) console.log(counted.length, counted.map((sql) => sql.replace(/\s+/g, " ").slice(0, 90)));
+  if (process.env.DEBUG_BUDGET)
+    console.log(
+      counted.length,
+      counted.map((sql) => sql.replace(/\s+/g, ' ').slice(0, 90)),
+    );
   return counted.length;
 }
 
@@ -69,7 +75,8 @@ describe('query budget', () => {
     const query = `{ threatModels(first: 50) { totalCount edges { node { id owner { email } authorization { role } metadata { key } } } } }`;
     const small = await countStatements(() => gql(query));
     const smallRest = await countStatements(() => rest.get('/threat_models?limit=50'));
-    for (let i = 0; i < 20; i++) await rest.post('/threat_models', { name: `bulk ${i}`, metadata: [{ key: 'a', value: 'b' }] });
+    for (let i = 0; i < 20; i++)
+      await rest.post('/threat_models', { name: `bulk ${i}`, metadata: [{ key: 'a', value: 'b' }] });
     expect(await countStatements(() => gql(query))).toBe(small);
     expect(await countStatements(() => rest.get('/threat_models?limit=50'))).toBe(smallRest);
     // One statement for the page (relations joined in), one for the total.

@@ -53,7 +53,9 @@ describe('threatModelChanged', () => {
     // Give the subscription time to be registered on the second instance before changing anything.
     await new Promise((resolve) => setTimeout(resolve, 300));
 
-    expect((await rest.patch(`/threat_models/${tm.id}`, [{ op: 'replace', path: '/name', value: 'Watched 2' }])).status).toBe(200);
+    expect(
+      (await rest.patch(`/threat_models/${tm.id}`, [{ op: 'replace', path: '/name', value: 'Watched 2' }])).status,
+    ).toBe(200);
     expect((await rest.delete(`/threat_models/${tm.id}`)).status).toBe(204);
     await collecting;
 
@@ -73,7 +75,8 @@ describe('threatModelChanged', () => {
         (result) => ({ result }),
         (error: unknown) => ({ error }),
       );
-      const errors = 'error' in outcome ? (outcome.error as { extensions?: { code?: string } }[]) : outcome.result.value?.errors;
+      const errors =
+        'error' in outcome ? (outcome.error as { extensions?: { code?: string } }[]) : outcome.result.value?.errors;
       expect(JSON.stringify(errors)).toContain(code);
     }
   });

@@ -43,7 +43,14 @@ afterAll(async () => server?.close());
 
 async function rowVersion(id: string) {
   const row = await server.deps.db.prisma.threatModel.findUnique({ where: { id }, include: { authorization: true } });
-  return row && { version: row.version, name: row.name, modifiedAt: row.modifiedAt.toISOString(), access: row.authorization.length };
+  return (
+    row && {
+      version: row.version,
+      name: row.name,
+      modifiedAt: row.modifiedAt.toISOString(),
+      access: row.authorization.length,
+    }
+  );
 }
 
 describe('threat models on both faces', () => {
@@ -66,7 +73,9 @@ describe('threat models on both faces', () => {
       metadata: [{ key: 'team', value: 'payments' }],
     });
     // The owner is always in the list, first, as owner.
-    expect(created.body.authorization.map((a: { provider_id: string; role: string }) => [a.provider_id, a.role])).toEqual([
+    expect(
+      created.body.authorization.map((a: { provider_id: string; role: string }) => [a.provider_id, a.role]),
+    ).toEqual([
       [owner.providerId, 'owner'],
       [writer.providerId, 'writer'],
     ]);
@@ -103,7 +112,9 @@ describe('threat models on both faces', () => {
     expect(page.body.threat_models).toHaveLength(1);
     expect(page.body.total).toBeGreaterThanOrEqual(2);
 
-    const connection = await gql(`{ threatModels(first: 10, filter: { issueUri: "acme/idp" }) { edges { node { id } } totalCount } }`);
+    const connection = await gql(
+      `{ threatModels(first: 10, filter: { issueUri: "acme/idp" }) { edges { node { id } } totalCount } }`,
+    );
     expect(connection.errors).toBeUndefined();
     expect(connection.data.threatModels.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual([id]);
   });
@@ -111,9 +122,18 @@ describe('threat models on both faces', () => {
   it('replaces with PUT and patches with JSON Patch, bumping the version and honouring If-Match', async () => {
     const rest = restClient(server.baseUrl, owner.token);
     const { body: tm } = await rest.post('/threat_models', { name: 'Patch me' });
-    const put = await rest.put(`/threat_models/${tm.id}`, { name: 'Replaced', description: 'new', threat_model_framework: 'LINDDUN' });
+    const put = await rest.put(`/threat_models/${tm.id}`, {
+      name: 'Replaced',
+      description: 'new',
+      threat_model_framework: 'LINDDUN',
+    });
     expect(put.status).toBe(200);
-    expect(put.body).toMatchObject({ name: 'Replaced', description: 'new', threat_model_framework: 'LINDDUN', version: 2 });
+    expect(put.body).toMatchObject({
+      name: 'Replaced',
+      description: 'new',
+      threat_model_framework: 'LINDDUN',
+      version: 2,
+    });
 
     const patched = await rest.patch(
       `/threat_models/${tm.id}`,
@@ -121,13 +141,22 @@ describe('threat models on both faces', () => {
         { op: 'test', path: '/version', value: 2 },
         { op: 'replace', path: '/name', value: 'Patched' },
         { op: 'replace', path: '/status', value: 'in_progress' },
-        { op: 'add', path: '/authorization/-', value: { principal_type: 'group', provider: '*', provider_id: 'everyone', role: 'reader' } },
+        {
+          op: 'add',
+          path: '/authorization/-',
+          value: { principal_type: 'group', provider: '*', provider_id: 'everyone', role: 'reader' },
+        },
       ],
       { 'if-match': '"2"' },
     );
     expect(patched.status).toBe(200);
     expect(patched.body).toMatchObject({ name: 'Patched', status: 'in_progress', version: 3 });
-    expect(patched.body.authorization.at(-1)).toEqual({ principal_type: 'group', provider: '*', provider_id: 'everyone', role: 'reader' });
+    expect(patched.body.authorization.at(-1)).toEqual({
+      principal_type: 'group',
+      provider: '*',
+      provider_id: 'everyone',
+      role: 'reader',
+    });
 
     const stale = await rest.put(`/threat_models/${tm.id}`, { name: 'Lost update' }, { 'if-match': '2' });
     expect(stale.status).toBe(409);
@@ -186,9 +215,14 @@ describe('authorization matrix', () => {
       expect(read.status).toBe(expected.read);
       expect(gRead.errors?.[0]?.extensions?.status ?? 200).toBe(expected.read);
 
-      const write = await rest.patch(`/threat_models/${id}`, [{ op: 'replace', path: '/description', value: `by ${role}` }]);
+      const write = await rest.patch(`/threat_models/${id}`, [
+        { op: 'replace', path: '/description', value: `by ${role}` },
+      ]);
       expect(write.status).toBe(expected.write);
-      const gWrite = await gql(`mutation($id: ID!) { patchThreatModel(id: $id, operations: [{op: "replace", path: "/description", value: "g"}]) { id } }`, { id });
+      const gWrite = await gql(
+        `mutation($id: ID!) { patchThreatModel(id: $id, operations: [{op: "replace", path: "/description", value: "g"}]) { id } }`,
+        { id },
+      );
       expect(gWrite.errors?.[0]?.extensions?.status ?? 200).toBe(expected.write);
       if (expected.write !== 200) {
         expect(write.body).toMatchObject({ error: 'access_denied', details: { code: 'INSUFFICIENT_PERMISSIONS' } });
@@ -197,7 +231,11 @@ describe('authorization matrix', () => {
       }
 
       const share = await rest.patch(`/threat_models/${id}`, [
-        { op: 'add', path: '/authorization/-', value: { principal_type: 'user', provider: 'tmi', provider_id: `x-${role}`, role: 'reader' } },
+        {
+          op: 'add',
+          path: '/authorization/-',
+          value: { principal_type: 'user', provider: 'tmi', provider_id: `x-${role}`, role: 'reader' },
+        },
       ]);
       expect(share.status).toBe(expected.share);
 
@@ -215,13 +253,18 @@ describe('authorization matrix', () => {
     const outsider = await signIn(server, 'outsider1');
     const asOutsider = restClient(server.baseUrl, outsider.token);
     expect((await asOutsider.get(`/threat_models/${open.id}`)).status).toBe(200);
-    expect((await asOutsider.patch(`/threat_models/${open.id}`, [{ op: 'replace', path: '/name', value: 'x' }])).status).toBe(403);
+    expect(
+      (await asOutsider.patch(`/threat_models/${open.id}`, [{ op: 'replace', path: '/name', value: 'x' }])).status,
+    ).toBe(403);
     const list = await asOutsider.get('/threat_models');
     const visible = list.body.threat_models.map((tm: { id: string }) => tm.id);
     expect(visible).toContain(open.id);
     expect(visible).not.toContain(id);
     const nobody = await signIn(server, 'nobody1');
-    const empty = await graphqlClient(server.baseUrl, nobody.token)(`{ threatModels(first: 5, filter: { name: "Shared" }) { totalCount } }`);
+    const empty = await graphqlClient(
+      server.baseUrl,
+      nobody.token,
+    )(`{ threatModels(first: 5, filter: { name: "Shared" }) { totalCount } }`);
     expect(empty.data.threatModels.totalCount).toBe(0);
   });
 });
@@ -256,9 +299,24 @@ describe('bad input changes nothing and gets a TMI error', () => {
     ['missing target', [{ op: 'remove', path: '/nothing/here' }]],
     ['read-only field', [{ op: 'replace', path: '/id', value: '00000000-0000-0000-0000-000000000000' }]],
     ['read-only created_at', [{ op: 'replace', path: '/created_at', value: '2020-01-01T00:00:00Z' }]],
-    ['failing test op', [{ op: 'test', path: '/name', value: 'Other' }, { op: 'replace', path: '/name', value: 'x' }]],
+    [
+      'failing test op',
+      [
+        { op: 'test', path: '/name', value: 'Other' },
+        { op: 'replace', path: '/name', value: 'x' },
+      ],
+    ],
     ['invalid result', [{ op: 'replace', path: '/name', value: '' }]],
-    ['bad role', [{ op: 'add', path: '/authorization/-', value: { principal_type: 'user', provider: 'tmi', provider_id: 'z', role: 'god' } }]],
+    [
+      'bad role',
+      [
+        {
+          op: 'add',
+          path: '/authorization/-',
+          value: { principal_type: 'user', provider: 'tmi', provider_id: 'z', role: 'god' },
+        },
+      ],
+    ],
   ])('PATCH with %s', async (_label, operations) => {
     const before = await rowVersion(id);
     const response = await restClient(server.baseUrl, owner.token).patch(`/threat_models/${id}`, operations);

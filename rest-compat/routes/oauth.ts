@@ -270,9 +270,8 @@ function presentIntrospection(result: Introspection) {
   return { ...claims, token_type: tokenType };
 }
 
-/** The `iss` of the tokens this server signs, which discovery documents must repeat exactly. */
 function issuerOf(deps: AppDeps): string {
-  return deps.config.auth.jwtIssuer ?? deps.baseUrl();
+  return deps.tokens.issuer;
 }
 
 function authorizationServerMetadata(base: string, issuer: string) {

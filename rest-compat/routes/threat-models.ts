@@ -14,7 +14,10 @@ import { defineRoute, type RestInput } from '../route-table.js';
 const threatModelParams = z.object({ threat_model_id: z.string() });
 const noQuery = z.object({}).passthrough();
 
-const text = z.string().max(1000).regex(/^[^\x00-\x1F]*$/, 'must not contain control characters');
+const text = z
+  .string()
+  .max(1000)
+  .regex(/^[^\x00-\x1F]*$/, 'must not contain control characters');
 const timestamp = z.iso.datetime({ offset: true });
 const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -53,8 +56,15 @@ const jsonPatchDocument = z
   .array(
     z.strictObject({
       op: z.enum(['add', 'remove', 'replace', 'move', 'copy', 'test']),
-      path: z.string().max(512).regex(/^(\/[^/]*)*$/, 'must be a JSON Pointer'),
-      from: z.string().max(512).regex(/^(\/[^/]*)*$/, 'must be a JSON Pointer').optional(),
+      path: z
+        .string()
+        .max(512)
+        .regex(/^(\/[^/]*)*$/, 'must be a JSON Pointer'),
+      from: z
+        .string()
+        .max(512)
+        .regex(/^(\/[^/]*)*$/, 'must be a JSON Pointer')
+        .optional(),
       value: z.unknown().optional(),
     }),
   )
@@ -131,7 +141,10 @@ export const threatModelRoutes = [
     variables: (input) => {
       const result = jsonPatchDocument.safeParse(input.body);
       if (!result.success) {
-        throw new AppError('INVALID_PATCH', `Invalid JSON Patch document: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+        throw new AppError(
+          'INVALID_PATCH',
+          `Invalid JSON Patch document: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+        );
       }
       const operations = result.data.map((operation) => ({
         op: operation.op,

@@ -359,7 +359,7 @@ export class AuthService {
  * others. Subscribes before loading so a revocation published meanwhile is not missed.
  */
 export async function startRevocationSync(deps: AppDeps): Promise<() => void> {
-  const stop = () => undefined; void ('auth.token_revoked', 'all', ({ jti, expiresAt }) =>
+  const stop = await deps.pubsub.listen('auth.token_revoked', 'all', ({ jti, expiresAt }) =>
     deps.tokens.markRevoked(jti, Date.parse(expiresAt) / 1000),
   );
   try {

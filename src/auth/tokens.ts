@@ -46,9 +46,15 @@ export class AccessTokens {
 
   constructor(
     private readonly key: SigningKey,
-    private readonly issuer: string,
+    /** The issuer is the server's public base URL, known only once it listens. */
+    private readonly issuerOf: () => string,
     private readonly lifetimeSeconds: number,
   ) {}
+
+  /** The `iss` of every token this server signs; discovery documents repeat it. */
+  get issuer(): string {
+    return this.issuerOf();
+  }
 
   get expiresInSeconds(): number {
     return this.lifetimeSeconds;
@@ -70,8 +76,8 @@ export class AccessTokens {
       .setProtectedHeader({ alg: SIGNING_ALGORITHM, kid: this.key.kid, typ: 'JWT' })
       .setSubject(subject.id)
       .setJti(jti)
-      .setIssuer(this.issuer)
-      .setAudience(this.issuer)
+      .setIssuer(this.issuerOf())
+      .setAudience(this.issuerOf())
       .setIssuedAt(now)
       .setExpirationTime(expiresAt)
       .sign(this.key.privateKey);
@@ -90,8 +96,8 @@ export class AccessTokens {
     let claims: AccessTokenClaims;
     try {
       const { payload } = await jwtVerify<AccessTokenClaims>(token, this.key.publicJwk, {
-        issuer: this.issuer,
-        audience: this.issuer,
+        issuer: this.issuerOf(),
+        audience: this.issuerOf(),
         algorithms: [SIGNING_ALGORITHM],
       });
       claims = payload;
@@ -120,8 +126,8 @@ export class AccessTokens {
   async inspect(token: string): Promise<AccessTokenClaims | undefined> {
     try {
       const { payload } = await jwtVerify<AccessTokenClaims>(token, this.key.publicJwk, {
-        issuer: this.issuer,
-        audience: this.issuer,
+        issuer: this.issuerOf(),
+        audience: this.issuerOf(),
         algorithms: [SIGNING_ALGORITHM],
       });
       return this.revoked.has(payload.jti) ? undefined : payload;

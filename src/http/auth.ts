@@ -6,7 +6,10 @@ export const ACCESS_COOKIE = 'tmi_access_token';
 export const REFRESH_COOKIE = 'tmi_refresh_token';
 
 /** The caller's token: a bearer header, else the web client's cookie. */
-export function tokenFromHeaders(authorization: string | undefined, cookieHeader: string | undefined): string | undefined {
+export function tokenFromHeaders(
+  authorization: string | undefined,
+  cookieHeader: string | undefined,
+): string | undefined {
   if (authorization) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     return match?.[1] ?? authorization;

@@ -14,8 +14,10 @@ const fastifyCodes: Record<string, ErrorCode> = {
 function normalise(error: unknown): unknown {
   const fastifyError = error as Partial<FastifyError> & { name?: string };
   const code = fastifyError.code ? fastifyCodes[fastifyError.code] : undefined;
-  if (code) return new AppError(code, code === 'MALFORMED_JSON' ? `Malformed JSON: ${fastifyError.message}` : undefined);
-  if (error instanceof SyntaxError && fastifyError.statusCode === 400) return new AppError('MALFORMED_JSON', `Malformed JSON: ${error.message}`);
+  if (code)
+    return new AppError(code, code === 'MALFORMED_JSON' ? `Malformed JSON: ${fastifyError.message}` : undefined);
+  if (error instanceof SyntaxError && fastifyError.statusCode === 400)
+    return new AppError('MALFORMED_JSON', `Malformed JSON: ${error.message}`);
   return error;
 }
 

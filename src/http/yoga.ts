@@ -74,9 +74,17 @@ export function registerGraphQL(app: FastifyInstance, deps: AppDeps): { close: (
         await principalFromRequest(deps.tokens, req);
       } catch (error) {
         const mapped = toPublicError(error, req.id);
-        return reply.code(mapped.status).header('WWW-Authenticate', 'Bearer').send({
-          errors: [{ message: mapped.body.error_description, extensions: { code: mapped.code, http: { status: mapped.status } } }],
-        });
+        return reply
+          .code(mapped.status)
+          .header('WWW-Authenticate', 'Bearer')
+          .send({
+            errors: [
+              {
+                message: mapped.body.error_description,
+                extensions: { code: mapped.code, http: { status: mapped.status } },
+              },
+            ],
+          });
       }
       const response = await yoga.handleNodeRequestAndResponse(req, reply, { req, reply });
       response.headers.forEach((value, key) => {
@@ -106,7 +114,13 @@ export function registerGraphQL(app: FastifyInstance, deps: AppDeps): { close: (
         try {
           const principal = token ? await deps.tokens.verify(token) : undefined;
           const contextValue: GraphQLContext = { service: deps.serviceContext({ principal, requestId }) };
-          return { schema, document, variableValues: payload.variables, operationName: payload.operationName, contextValue };
+          return {
+            schema,
+            document,
+            variableValues: payload.variables,
+            operationName: payload.operationName,
+            contextValue,
+          };
         } catch (error) {
           return [maskError(error, requestId, deps.log)];
         }

@@ -50,7 +50,10 @@ const envSchema = z.object({
   TMI_OPERATOR_CONTACT: z.string().optional(),
   TMI_GRAPHIQL: bool(true),
   TMI_PUBSUB_PREFIX: z.string().default('tmi'),
-  TMI_JOBS_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('pgboss'),
+  TMI_JOBS_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/)
+    .default('pgboss'),
   TMI_CLIENT_URL: z.string().optional(),
 });
 

@@ -18,7 +18,10 @@ export function defineJob<S extends z.ZodType>(definition: JobDefinition<S>): Jo
   return definition;
 }
 
-export type JobHandler<S extends z.ZodType> = (payload: z.output<S>, meta: { jobId: string; log: Logger }) => Promise<void>;
+export type JobHandler<S extends z.ZodType> = (
+  payload: z.output<S>,
+  meta: { jobId: string; log: Logger },
+) => Promise<void>;
 
 interface RegisteredJob {
   definition: JobDefinition<z.ZodType>;
@@ -27,7 +30,11 @@ interface RegisteredJob {
 
 export interface Jobs {
   /** Enqueues inside the caller's transaction: the job exists only if the change commits. */
-  enqueue<S extends z.ZodType>(tx: PrismaTransactionLike, job: JobDefinition<S>, payload: z.input<S>): Promise<string | null>;
+  enqueue<S extends z.ZodType>(
+    tx: PrismaTransactionLike,
+    job: JobDefinition<S>,
+    payload: z.input<S>,
+  ): Promise<string | null>;
   isRunning(): boolean;
   stop(): Promise<void>;
 }

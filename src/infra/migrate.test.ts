@@ -13,7 +13,9 @@ const expected = readdirSync(migrationsDir, { withFileTypes: true })
   .sort()
   .map((name) => ({
     name,
-    checksum: createHash('sha256').update(readFileSync(`${migrationsDir}/${name}/migration.sql`)).digest('hex'),
+    checksum: createHash('sha256')
+      .update(readFileSync(`${migrationsDir}/${name}/migration.sql`))
+      .digest('hex'),
   }));
 const silent = { info: () => {} };
 const created: string[] = [];
@@ -90,10 +92,10 @@ describe('applyMigrations', () => {
 
     await admin(
       (c) =>
-        c.query(
-          `UPDATE "_prisma_migrations" SET checksum = $2, finished_at = NULL WHERE migration_name = $1`,
-          [name, expected[0]!.checksum],
-        ),
+        c.query(`UPDATE "_prisma_migrations" SET checksum = $2, finished_at = NULL WHERE migration_name = $1`, [
+          name,
+          expected[0]!.checksum,
+        ]),
       db,
     );
     await expect(applyMigrations(url, silent)).rejects.toThrow(name);

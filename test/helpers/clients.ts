@@ -11,9 +11,18 @@ export function restClient(baseUrl: string, token?: string) {
   async function request<T = any>(
     method: string,
     path: string,
-    options: { body?: unknown; rawBody?: string; contentType?: string; headers?: Record<string, string>; validate?: boolean } = {},
+    options: {
+      body?: unknown;
+      rawBody?: string;
+      contentType?: string;
+      headers?: Record<string, string>;
+      validate?: boolean;
+    } = {},
   ): Promise<RestResponse<T>> {
-    const headers: Record<string, string> = { ...(token ? { authorization: `Bearer ${token}` } : {}), ...options.headers };
+    const headers: Record<string, string> = {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...options.headers,
+    };
     let body: string | undefined;
     if (options.rawBody !== undefined) body = options.rawBody;
     else if (options.body !== undefined) body = JSON.stringify(options.body);
@@ -31,7 +40,8 @@ export function restClient(baseUrl: string, token?: string) {
     request,
     get: <T = any>(path: string, headers?: Record<string, string>) => request<T>('GET', path, { headers }),
     post: <T = any>(path: string, body?: unknown) => request<T>('POST', path, { body }),
-    put: <T = any>(path: string, body: unknown, headers?: Record<string, string>) => request<T>('PUT', path, { body, headers }),
+    put: <T = any>(path: string, body: unknown, headers?: Record<string, string>) =>
+      request<T>('PUT', path, { body, headers }),
     patch: <T = any>(path: string, operations: unknown, headers?: Record<string, string>) =>
       request<T>('PATCH', path, { body: operations, contentType: 'application/json-patch+json', headers }),
     delete: <T = any>(path: string) => request<T>('DELETE', path),
@@ -45,10 +55,17 @@ export interface GraphQLResponse<T = any> {
 }
 
 export function graphqlClient(baseUrl: string, token?: string) {
-  return async function gql<T = any>(query: string, variables: Record<string, unknown> = {}): Promise<GraphQLResponse<T>> {
+  return async function gql<T = any>(
+    query: string,
+    variables: Record<string, unknown> = {},
+  ): Promise<GraphQLResponse<T>> {
     const response = await fetch(`${baseUrl}/graphql`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
       body: JSON.stringify({ query, variables }),
     });
     const json = (await response.json()) as { data?: T; errors?: GraphQLResponse['errors'] };

@@ -65,6 +65,8 @@ export async function startTestServer(
     DATABASE_URL: databaseUrl,
     ...(options.withoutRedis ? {} : { REDIS_URL: inject('redisUrl') }),
     TMI_PUBSUB_PREFIX: pubsubPrefix,
+    // Instances of one deployment share their public address (the load balancer's), hence the issuer.
+    ...(shared ? { TMI_PUBLIC_BASE_URL: shared.deps.baseUrl() } : {}),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...env,
   });

@@ -16,11 +16,24 @@ export interface TestUser {
 export async function signIn(server: TestServer, hint: string, options: { groups?: string[] } = {}): Promise<TestUser> {
   const user = await server.deps.db.prisma.user.upsert({
     where: { provider_providerId: { provider: 'tmi', providerId: hint } },
-    create: { provider: 'tmi', providerId: hint, email: `${hint}@tmi.local`, name: `${hint} (TMI test user)`, groups: options.groups ?? [] },
+    create: {
+      provider: 'tmi',
+      providerId: hint,
+      email: `${hint}@tmi.local`,
+      name: `${hint} (TMI test user)`,
+      groups: options.groups ?? [],
+    },
     update: { groups: options.groups ?? [] },
   });
   const { token } = await server.deps.tokens.issue(user);
-  return { id: user.id, provider: user.provider, providerId: user.providerId, email: user.email, name: user.name, token };
+  return {
+    id: user.id,
+    provider: user.provider,
+    providerId: user.providerId,
+    email: user.email,
+    name: user.name,
+    token,
+  };
 }
 
 export function userEntry(user: TestUser, role: 'reader' | 'writer' | 'owner') {

@@ -41,7 +41,10 @@ export function translateError(error: unknown): AppError | undefined {
 export function toPublicError(error: unknown, requestId?: string): PublicError {
   const appError = translateError(error) ?? new AppError('INTERNAL');
   const details: TmiErrorBody['details'] = { code: appError.code };
-  const context = { ...appError.details.context, ...(appError.code === 'INTERNAL' && requestId ? { request_id: requestId } : {}) };
+  const context = {
+    ...appError.details.context,
+    ...(appError.code === 'INTERNAL' && requestId ? { request_id: requestId } : {}),
+  };
   if (Object.keys(context).length > 0) details.context = context;
   if (appError.details.suggestion) details.suggestion = appError.details.suggestion;
   return {

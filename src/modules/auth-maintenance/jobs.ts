@@ -21,6 +21,9 @@ export function purgeExpiredCredentialsHandler(db: Database) {
       db.prisma.refreshToken.deleteMany({ where: { expiresAt: { lt: now } } }),
       db.prisma.revokedAccessToken.deleteMany({ where: { expiresAt: { lt: now } } }),
     ]);
-    log.info({ codes: codes.count, refreshTokens: refreshTokens.count, revoked: revoked.count }, 'purged expired credentials');
+    log.info(
+      { codes: codes.count, refreshTokens: refreshTokens.count, revoked: revoked.count },
+      'purged expired credentials',
+    );
   });
 }

@@ -1,8 +1,6 @@
 import { z } from 'zod';
 import { AppError } from '../../infra/errors/registry.js';
 
-
-
 // The rules TMI's contract sets on a threat model's client-writable fields, shared by both faces.
 
 const noControl = /^[^\x00-\x1F]*$/;
@@ -12,8 +10,15 @@ const issueUri =
 
 export const principalSchema = z.strictObject({
   principalType: z.enum(['user', 'group']),
-  provider: z.string().max(100).regex(/^(\*|[a-zA-Z][a-zA-Z0-9_*-]*)$/, 'must be a provider name or *'),
-  providerId: z.string().min(1).max(500).regex(/^[^<>"'&]*$/, 'must not contain <>"\'&'),
+  provider: z
+    .string()
+    .max(100)
+    .regex(/^(\*|[a-zA-Z][a-zA-Z0-9_*-]*)$/, 'must be a provider name or *'),
+  providerId: z
+    .string()
+    .min(1)
+    .max(500)
+    .regex(/^[^<>"'&]*$/, 'must not contain <>"\'&'),
   displayName: z.string().min(1).max(256).regex(noControl).nullish(),
   email: z.email().max(254).nullish(),
 });
@@ -21,13 +26,33 @@ export const principalSchema = z.strictObject({
 export const authorizationEntrySchema = principalSchema.extend({ role: z.enum(['reader', 'writer', 'owner']) });
 
 export const metadataEntrySchema = z.strictObject({
-  key: z.string().min(1).max(256).regex(/^[a-zA-Z0-9_.:-]+$/, 'may contain letters, digits and _ . : - only'),
-  value: z.string().max(65_535).regex(/^[^\x00-\x08\x0B\x0C\x0E-\x1F]*$/, 'must not contain control characters'),
+  key: z
+    .string()
+    .min(1)
+    .max(256)
+    .regex(/^[a-zA-Z0-9_.:-]+$/, 'may contain letters, digits and _ . : - only'),
+  value: z
+    .string()
+    .max(65_535)
+    .regex(/^[^\x00-\x08\x0B\x0C\x0E-\x1F]*$/, 'must not contain control characters'),
 });
 
-const name = z.string().trim().min(1, 'must not be empty').max(256).regex(noControl, 'must not contain control characters');
-const description = z.string().max(2048).regex(descriptionChars, 'must not contain <, > or control characters').nullish();
-const framework = z.string().max(30).regex(/^[A-Za-z0-9_-]*$/, 'may contain letters, digits, _ and - only').nullish();
+const name = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(256)
+  .regex(noControl, 'must not contain control characters');
+const description = z
+  .string()
+  .max(2048)
+  .regex(descriptionChars, 'must not contain <, > or control characters')
+  .nullish();
+const framework = z
+  .string()
+  .max(30)
+  .regex(/^[A-Za-z0-9_-]*$/, 'may contain letters, digits, _ and - only')
+  .nullish();
 const issueUriField = z.string().max(1000).regex(issueUri, 'must be an http(s) URL').nullish();
 const status = z.string().max(128).regex(noControl, 'must not contain control characters').nullish();
 
@@ -46,7 +71,10 @@ export type ThreatModelInput = z.input<typeof threatModelInputSchema>;
 export const patchableSchema = z.strictObject({
   name,
   description,
-  threatModelFramework: z.string().max(30).regex(/^[A-Za-z0-9_-]*$/, 'may contain letters, digits, _ and - only'),
+  threatModelFramework: z
+    .string()
+    .max(30)
+    .regex(/^[A-Za-z0-9_-]*$/, 'may contain letters, digits, _ and - only'),
   authorization: z.array(authorizationEntrySchema).max(1000),
   metadata: z.array(metadataEntrySchema).max(100),
   issueUri: issueUriField,

@@ -3,7 +3,8 @@ import { AppError } from '../../infra/errors/registry.js';
 import type { Prisma } from '../../generated/prisma/client.js';
 
 export type Role = 'reader' | 'writer' | 'owner';
-export type ThreatModelAction = 'threat_model:read' | 'threat_model:write' | 'threat_model:share' | 'threat_model:delete';
+export type ThreatModelAction =
+  'threat_model:read' | 'threat_model:write' | 'threat_model:share' | 'threat_model:delete';
 
 export const EVERYONE = { principalType: 'group', provider: '*', providerId: 'everyone' } as const;
 
@@ -60,7 +61,11 @@ export function can(principal: Principal, action: ThreatModelAction, subject: Ac
   return role !== undefined && rank[role] >= rank[required[action]];
 }
 
-export function assertCan(principal: Principal, action: ThreatModelAction, subject: AccessSubject & { id: string }): void {
+export function assertCan(
+  principal: Principal,
+  action: ThreatModelAction,
+  subject: AccessSubject & { id: string },
+): void {
   if (can(principal, action, subject)) return;
   const role = roleOf(principal, subject);
   throw new AppError('INSUFFICIENT_PERMISSIONS', undefined, {
@@ -81,8 +86,16 @@ export function threatModelsVisibleTo(principal: Principal): Prisma.ThreatModelW
             OR: [
               { principalType: 'group', providerId: EVERYONE.providerId },
               { principalType: 'group', provider: { in: providers }, providerId: { in: principal.groups } },
-              { principalType: 'user', provider: { in: providers }, providerId: { in: [principal.providerId, principal.email] } },
-              { principalType: 'user', provider: { in: providers }, email: { equals: principal.email, mode: 'insensitive' } },
+              {
+                principalType: 'user',
+                provider: { in: providers },
+                providerId: { in: [principal.providerId, principal.email] },
+              },
+              {
+                principalType: 'user',
+                provider: { in: providers },
+                email: { equals: principal.email, mode: 'insensitive' },
+              },
             ],
           },
         },

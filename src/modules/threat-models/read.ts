@@ -61,7 +61,16 @@ JOIN users c ON c.id = tm.created_by_id
 LEFT JOIN users r ON r.id = tm.security_reviewer_id
 WHERE tm.id = $1`;
 
-type AccessTuple = [string, number, 'user' | 'group', string, string, string | null, string | null, 'reader' | 'writer' | 'owner'];
+type AccessTuple = [
+  string,
+  number,
+  'user' | 'group',
+  string,
+  string,
+  string | null,
+  string | null,
+  'reader' | 'writer' | 'owner',
+];
 
 export async function loadThreatModel(db: Database, id: string): Promise<ThreatModelRecord | undefined> {
   const { rows } = await db.pool.query({ name: 'threat_model_point_read', text: pointReadSql, values: [id] });

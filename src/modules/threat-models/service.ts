@@ -8,7 +8,6 @@ import {
   type AuthorizationEntryInput,
   type MetadataEntryInput,
   parseId,
-
   patchableSchema,
   type ThreatModelInput,
   threatModelInputSchema,
@@ -41,7 +40,10 @@ export interface JsonPatchOperation {
 const contains = (value: string) => ({ contains: value, mode: 'insensitive' as const });
 
 /** The filter part of a list query, combined with what the principal may see. */
-export function threatModelListWhere(principal: Principal, filter: ThreatModelFilter = {}): Prisma.ThreatModelWhereInput {
+export function threatModelListWhere(
+  principal: Principal,
+  filter: ThreatModelFilter = {},
+): Prisma.ThreatModelWhereInput {
   const and: Prisma.ThreatModelWhereInput[] = [threatModelsVisibleTo(principal)];
   if (filter.name) and.push({ name: contains(filter.name) });
   if (filter.description) and.push({ description: contains(filter.description) });
@@ -55,7 +57,12 @@ export function threatModelListWhere(principal: Principal, filter: ThreatModelFi
   return { AND: and };
 }
 
-function ownerEntry(owner: { provider: string; providerId: string; name: string; email: string }): AuthorizationEntryInput {
+function ownerEntry(owner: {
+  provider: string;
+  providerId: string;
+  name: string;
+  email: string;
+}): AuthorizationEntryInput {
   return {
     principalType: 'user',
     provider: owner.provider,
@@ -79,9 +86,13 @@ function normaliseAuthorization(
   for (const entry of entries) {
     const key = principalKey(entry);
     if (seen.has(key)) {
-      throw new AppError('VALIDATION_FAILED', `Duplicate authorization entry for ${entry.principalType} ${entry.providerId}`, {
-        context: { field_errors: [{ field: 'authorization', error: `duplicate principal ${entry.providerId}` }] },
-      });
+      throw new AppError(
+        'VALIDATION_FAILED',
+        `Duplicate authorization entry for ${entry.principalType} ${entry.providerId}`,
+        {
+          context: { field_errors: [{ field: 'authorization', error: `duplicate principal ${entry.providerId}` }] },
+        },
+      );
     }
     seen.add(key);
   }
@@ -205,7 +216,12 @@ export class ThreatModelService {
   async create(rawInput: ThreatModelInput): Promise<ThreatModelRecord> {
     const principal = requirePrincipal(this.ctx);
     const input = parseInput(threatModelInputSchema, rawInput);
-    const owner = { provider: principal.provider, providerId: principal.providerId, name: principal.name, email: principal.email };
+    const owner = {
+      provider: principal.provider,
+      providerId: principal.providerId,
+      name: principal.name,
+      email: principal.email,
+    };
     const authorization = normaliseAuthorization(input.authorization ?? [], owner);
     const metadata = metadataRows(input.metadata ?? []);
     const now = this.ctx.now();
@@ -254,7 +270,11 @@ export class ThreatModelService {
   }
 
   /** Applies RFC 6902 operations to the threat model's document; read-only fields may be tested, not changed. */
-  async patch(rawId: string, operations: JsonPatchOperation[], expectedVersion?: number | null): Promise<ThreatModelRecord> {
+  async patch(
+    rawId: string,
+    operations: JsonPatchOperation[],
+    expectedVersion?: number | null,
+  ): Promise<ThreatModelRecord> {
     const id = parseId(rawId);
     return this.change(id, expectedVersion, (current) => {
       const document = patchDocument(current);
@@ -262,13 +282,20 @@ export class ThreatModelService {
       try {
         const error = jsonPatch.validate(operations as Operation[], document);
         if (error) throw error;
-        patched = jsonPatch.applyPatch(document, operations as Operation[], false, false).newDocument as Record<string, unknown>;
+        patched = jsonPatch.applyPatch(document, operations as Operation[], false, false).newDocument as Record<
+          string,
+          unknown
+        >;
       } catch (error) {
         const message = error instanceof Error ? error.message.split('\n')[0] : 'invalid operation';
         const failedTest = error instanceof Error && error.name === 'TEST_OPERATION_FAILED';
-        throw new AppError('INVALID_PATCH', failedTest ? 'A JSON Patch test operation failed' : `Invalid JSON Patch: ${message}`, {
-          context: { reason: (error as { name?: string }).name ?? 'invalid' },
-        });
+        throw new AppError(
+          'INVALID_PATCH',
+          failedTest ? 'A JSON Patch test operation failed' : `Invalid JSON Patch: ${message}`,
+          {
+            context: { reason: (error as { name?: string }).name ?? 'invalid' },
+          },
+        );
       }
       const original = document as Record<string, unknown>;
       const readOnlyChanged = Object.keys({ ...original, ...patched }).filter(
@@ -321,7 +348,9 @@ export class ThreatModelService {
   ): Promise<ThreatModelRecord> {
     const principal = requirePrincipal(this.ctx);
     const updated = await this.db.prisma.$transaction(async (tx) => {
-      const locked = await tx.$queryRaw<{ version: number }[]>`SELECT version FROM threat_models WHERE id = ${id}::uuid FOR UPDATE`;
+      const locked = await tx.$queryRaw<
+        { version: number }[]
+      >`SELECT version FROM threat_models WHERE id = ${id}::uuid FOR UPDATE`;
       if (locked.length === 0) throw notFound(id);
       const current = await tx.threatModel.findUniqueOrThrow({ where: { id }, include: threatModelInclude });
       assertCan(principal, 'threat_model:write', current);
@@ -360,11 +389,15 @@ export class ThreatModelService {
       });
       if (authorizationChanged) {
         await tx.threatModelAccess.deleteMany({ where: { threatModelId: id } });
-        await tx.threatModelAccess.createMany({ data: accessRows(authorization).map((row) => ({ ...row, threatModelId: id })) });
+        await tx.threatModelAccess.createMany({
+          data: accessRows(authorization).map((row) => ({ ...row, threatModelId: id })),
+        });
       }
       if (next.metadata) {
         await tx.threatModelMetadata.deleteMany({ where: { threatModelId: id } });
-        await tx.threatModelMetadata.createMany({ data: metadataRows(next.metadata).map((row) => ({ ...row, threatModelId: id })) });
+        await tx.threatModelMetadata.createMany({
+          data: metadataRows(next.metadata).map((row) => ({ ...row, threatModelId: id })),
+        });
       }
       return tx.threatModel.findUniqueOrThrow({ where: { id }, include: threatModelInclude });
     });
@@ -377,7 +410,8 @@ export class ThreatModelService {
     current: ThreatModelRecord,
     owner: { principalType: string; provider: string; providerId: string },
   ): Promise<ThreatModelRecord['owner']> {
-    if (owner.provider === current.owner.provider && owner.providerId === current.owner.providerId) return current.owner;
+    if (owner.provider === current.owner.provider && owner.providerId === current.owner.providerId)
+      return current.owner;
     const user =
       owner.principalType === 'user'
         ? await tx.user.findFirst({
