@@ -7,7 +7,8 @@
  * lazily and cached per (template, method, status, media type).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import ajvFormats from 'ajv-formats';
 
@@ -57,10 +58,31 @@ const SCHEMAS_ID = 'tmi-openapi-schemas';
 const BODY_PREVIEW_LIMIT = 2048;
 const MAX_LISTED_ERRORS = 30;
 
+const SPEC_BESIDE_ROOT = '../shared/tmi/tmi-openapi.json';
+
+/**
+ * TMI's contract lives in `shared/` beside the project's checkout. A clean clone made elsewhere
+ * (as CI does) finds it beside the checkout it was cloned from.
+ */
 export function openApiSpecPath(): string {
   const fromEnv = process.env.TMI_OPENAPI_PATH;
   if (fromEnv) return fromEnv;
-  return fileURLToPath(new URL('../shared/tmi/tmi-openapi.json', new URL('../../', import.meta.url)));
+  const projectRoot = new URL('../../', import.meta.url);
+  const besideRoot = fileURLToPath(new URL(SPEC_BESIDE_ROOT, projectRoot));
+  if (existsSync(besideRoot)) return besideRoot;
+  try {
+    const origin = execFileSync('git', ['config', '--get', 'remote.origin.url'], {
+      cwd: fileURLToPath(projectRoot),
+      encoding: 'utf8',
+    }).trim();
+    if (origin.startsWith('/')) {
+      const besideOrigin = fileURLToPath(new URL(SPEC_BESIDE_ROOT, pathToFileURL(`${origin.replace(/\/$/, '')}/`)));
+      if (existsSync(besideOrigin)) return besideOrigin;
+    }
+  } catch {
+    // Not a git checkout, or no origin: report the default location below.
+  }
+  return besideRoot;
 }
 
 interface Template {
