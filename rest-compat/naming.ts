@@ -89,3 +89,22 @@ export function toRest(value: unknown, type: GraphQLOutputType): unknown {
   }
   return value;
 }
+
+const fieldPathToSnake = (field: string): string => field.split('.').map(camelToSnake).join('.');
+
+/** Validation errors name fields as the domain does (camelCase); REST callers sent snake_case. */
+export function errorToRest(error: unknown): unknown {
+  if (!(error instanceof AppError)) return error;
+  const fieldErrors = error.details.context?.field_errors;
+  if (!Array.isArray(fieldErrors)) return error;
+  let message = error.message;
+  const converted = (fieldErrors as { field: string; error: string }[]).map((fieldError) => {
+    const field = fieldPathToSnake(fieldError.field);
+    if (field !== fieldError.field) message = message.split(`${fieldError.field}:`).join(`${field}:`);
+    return { ...fieldError, field };
+  });
+  return new AppError(error.code, message, {
+    ...error.details,
+    context: { ...error.details.context, field_errors: converted },
+  });
+}

@@ -9,7 +9,7 @@ import { sendError } from '../src/http/errors.js';
 import { AppError } from '../src/infra/errors/registry.js';
 import { parseInput } from '../src/infra/errors/validation.js';
 import { prepareOperation } from './execute.js';
-import { toGraphQLInput, toRest } from './naming.js';
+import { errorToRest, toGraphQLInput, toRest } from './naming.js';
 
 export interface RestInput<P, Q> {
   params: P;
@@ -69,7 +69,7 @@ export function registerRestRoutes(app: FastifyInstance, deps: AppDeps, routes: 
         const rest = toRest(data[operation.rootField], operation.resultType);
         return reply.code(route.status).send(route.present ? route.present(rest) : rest);
       } catch (error) {
-        return sendError(request, reply, error);
+        return sendError(request, reply, errorToRest(error));
       }
     };
     app.route({ method: route.method, url: toFastifyPath(route.path), handler });

@@ -80,4 +80,32 @@ describe('threatModelChanged', () => {
       expect(JSON.stringify(errors)).toContain(code);
     }
   });
+
+  it('is also served over server-sent events on the same path', async () => {
+    const rest = restClient(first.baseUrl, alice.token);
+    const { body: tm } = await rest.post('/threat_models', { name: 'Over SSE' });
+    const controller = new AbortController();
+    const response = await fetch(`${first.baseUrl}/graphql`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'text/event-stream',
+        authorization: `Bearer ${alice.token}`,
+      },
+      body: JSON.stringify({ query: CHANGED, variables: { id: tm.id } }),
+      signal: controller.signal,
+    });
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    const reader = response.body!.getReader();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await rest.patch(`/threat_models/${tm.id}`, [{ op: 'replace', path: '/name', value: 'Over SSE 2' }]);
+    let text = '';
+    while (!text.includes('UPDATED')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    controller.abort();
+    expect(text).toContain(`"threatModelId":"${tm.id}"`);
+  });
 });

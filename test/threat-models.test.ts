@@ -325,6 +325,18 @@ describe('bad input changes nothing and gets a TMI error', () => {
     expect(await rowVersion(id)).toEqual(before);
   });
 
+  it('validation errors name the fields as REST callers sent them', async () => {
+    const response = await restClient(server.baseUrl, owner.token).put(`/threat_models/${id}`, {
+      name: 'ok',
+      threat_model_framework: 'not valid!',
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.details.context.field_errors).toEqual([
+      { field: 'threat_model_framework', error: expect.any(String) },
+    ]);
+    expect(response.body.error_description).toContain('threat_model_framework:');
+  });
+
   it('oversized bodies get 413', async () => {
     const response = await restClient(server.baseUrl, owner.token).request('POST', '/threat_models', {
       rawBody: JSON.stringify({ name: 'big', description: 'x'.repeat(2_000_000) }),

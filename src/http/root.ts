@@ -4,6 +4,8 @@ import { pingRedis } from '../infra/redis.js';
 
 export const API_VERSION = '1.0.0';
 export const BUILD = '0.1.0';
+/** The REST contract this server implements: TMI's published OpenAPI document. */
+const TMI_SPECIFICATION = 'https://github.com/ericfitz/tmi/blob/main/api-schema/tmi-openapi.json';
 
 interface ComponentHealth {
   status: 'healthy' | 'unhealthy';
@@ -45,7 +47,7 @@ export function registerRoot(app: FastifyInstance, deps: AppDeps): void {
     const info = {
       status: { code: degraded ? 'degraded' : 'ok', time: new Date().toISOString().replace(/\.\d+Z$/, 'Z') },
       service: { name: 'TMI', build: BUILD },
-      api: { version: API_VERSION, specification: `${deps.baseUrl()}/api-schema/tmi-openapi.json` },
+      api: { version: API_VERSION, specification: TMI_SPECIFICATION },
       ...(deps.config.operator ? { operator: deps.config.operator } : {}),
       ...(degraded ? { health: { database, ...(redis ? { redis } : {}) } } : {}),
     };

@@ -13,7 +13,7 @@ import {
   threatModelInputSchema,
 } from './input.js';
 import { parseInput } from '../../infra/errors/validation.js';
-import { assertCan, can, entryMatches, type Role, threatModelsVisibleTo } from './policy.js';
+import { assertCan, can, type Role, threatModelsVisibleTo } from './policy.js';
 import { loadThreatModel, threatModelInclude, type ThreatModelRecord } from './read.js';
 
 export type { ThreatModelRecord };
@@ -446,8 +446,4 @@ function notFound(id: string): AppError {
   return new AppError('RESOURCE_NOT_FOUND', 'Threat model not found', {
     context: { resource_type: 'threat_model', resource_id: id },
   });
-}
-
-export function isVisibleTo(principal: Principal, record: ThreatModelRecord): boolean {
-  return record.ownerId === principal.userId || record.authorization.some((entry) => entryMatches(entry, principal));
 }
