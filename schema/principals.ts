@@ -19,16 +19,6 @@ export const UserRef = builder.prismaObject('User', {
   }),
 });
 
-export const PrincipalInput = builder.inputType('PrincipalInput', {
-  fields: (t) => ({
-    principalType: t.field({ type: PrincipalTypeEnum, required: true }),
-    provider: t.string({ required: true }),
-    providerId: t.string({ required: true }),
-    displayName: t.string(),
-    email: t.string(),
-  }),
-});
-
 export const AuthorizationEntryInput = builder.inputType('AuthorizationEntryInput', {
   fields: (t) => ({
     principalType: t.field({ type: PrincipalTypeEnum, required: true }),
