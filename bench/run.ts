@@ -158,6 +158,21 @@ const median = (values: number[]): number => {
 };
 
 class BenchError extends Error {}
+
+/** An error with its causes (fetch failures keep the reason in `cause`). */
+function describe(error: unknown, stack = false): string {
+  const parts: string[] = [];
+  for (let current = error, depth = 0; current !== undefined && depth < 5; depth++) {
+    if (current instanceof Error) {
+      parts.push(stack && depth === 0 ? (current.stack ?? current.message) : current.message);
+      current = current.cause;
+    } else {
+      parts.push(String(current));
+      break;
+    }
+  }
+  return parts.join(' <- caused by: ');
+}
 function check(condition: unknown, message: string): asserts condition {
   if (!condition) throw new BenchError(message);
 }
@@ -745,7 +760,9 @@ async function main(): Promise<void> {
     roundTrips.set(
       target.name,
       await countRoundTrips(counter, settings.roundTripReads, async () => {
-        const response = await fetch(url, init);
+        const response = await fetch(url, init).catch((error: unknown) => {
+          throw new BenchError(`${LABELS[target.name]}: request failed while counting round trips: ${describe(error)}`);
+        });
         await response.arrayBuffer();
         check(response.status === 200, `${LABELS[target.name]}: ${response.status} while counting round trips`);
       }),
@@ -918,9 +935,7 @@ try {
   await main();
 } catch (error) {
   failed = true;
-  console.error(
-    `\nBENCH FAILED: ${error instanceof BenchError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-  );
+  console.error(`\nBENCH FAILED: ${error instanceof BenchError ? error.message : describe(error, true)}`);
 } finally {
   await cleanup();
 }
