@@ -1,4 +1,5 @@
 import type { ThreatModelChangedPayload } from '../src/infra/pubsub.js';
+import { threatModelInclude } from '../src/modules/threat-models/read.js';
 import {
   type ThreatModelRecord,
   ThreatModelService,
@@ -27,7 +28,10 @@ const MetadataEntry = builder.prismaObject('ThreatModelMetadata', {
   }),
 });
 
+// The aggregate's people, authorization and metadata are always loaded with it (one statement for a
+// point read, joined into list queries), so these fields read the loaded record and plan nothing.
 export const ThreatModelRef = builder.prismaObject('ThreatModel', {
+  include: threatModelInclude,
   fields: (t) => ({
     id: t.exposeID('id'),
     alias: t.exposeInt('alias'),
@@ -42,11 +46,11 @@ export const ThreatModelRef = builder.prismaObject('ThreatModel', {
     version: t.exposeInt('version'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     modifiedAt: t.expose('modifiedAt', { type: 'DateTime' }),
-    owner: t.relation('owner', { type: UserRef }),
-    createdBy: t.relation('createdBy', { type: UserRef }),
-    securityReviewer: t.relation('securityReviewer', { type: UserRef, nullable: true }),
-    authorization: t.relation('authorization', { type: AuthorizationEntry, query: { orderBy: { position: 'asc' } } }),
-    metadata: t.relation('metadata', { type: MetadataEntry, query: { orderBy: { key: 'asc' } } }),
+    owner: t.field({ type: UserRef, resolve: (tm) => tm.owner }),
+    createdBy: t.field({ type: UserRef, resolve: (tm) => tm.createdBy }),
+    securityReviewer: t.field({ type: UserRef, nullable: true, resolve: (tm) => tm.securityReviewer }),
+    authorization: t.field({ type: [AuthorizationEntry], resolve: (tm) => tm.authorization }),
+    metadata: t.field({ type: [MetadataEntry], resolve: (tm) => tm.metadata }),
     // Threats, assets, documents, notes, repositories and diagrams are not stored yet (they arrive with
     // the sub-resource issues), so every threat model has none of them.
     documentCount: t.int({ resolve: () => 0 }),
@@ -98,8 +102,7 @@ const ThreatModelPage = builder
   .objectRef<{ items: ThreatModelRecord[]; total: number; limit: number; offset: number }>('ThreatModelPage')
   .implement({
     fields: (t) => ({
-      // The service's page query includes every relation the type exposes, so none is fetched again.
-      items: t.prismaField({ type: ['ThreatModel'], resolve: (_query, page) => page.items }),
+      items: t.field({ type: [ThreatModelRef], resolve: (page) => page.items }),
       total: t.exposeInt('total'),
       limit: t.exposeInt('limit'),
       offset: t.exposeInt('offset'),
@@ -120,13 +123,11 @@ const ThreatModelChange = builder.objectRef<ThreatModelChangedPayload>('ThreatMo
 });
 
 builder.queryFields((t) => ({
-  threatModel: t.prismaField({
-    type: 'ThreatModel',
+  threatModel: t.field({
+    type: ThreatModelRef,
     authScopes: { authenticated: true },
     args: { id: t.arg.id({ required: true }) },
-    // The service's point read already loads the owner, creator, reviewer, authorization and metadata
-    // in one statement; selections of anything else fall back to the plugin's own queries.
-    resolve: (_query, _root, { id }, ctx) => new ThreatModelService(ctx.service).get(String(id)),
+    resolve: (_root, { id }, ctx) => new ThreatModelService(ctx.service).get(String(id)),
   }),
   threatModels: t.prismaConnection({
     type: 'ThreatModel',
