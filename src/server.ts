@@ -100,7 +100,7 @@ export async function startServer(
     const stopRevocationSync = await startRevocationSync(deps);
     cleanups.push(stopRevocationSync);
 
-    const app = await buildHttpApp(deps);
+    const app = await buildHttpApp(deps, { api: config.roles.has('api') });
     cleanups.push(() => app.close());
     await app.listen({ port: config.http.port, host: config.http.host });
     const address = app.server.address();
@@ -126,7 +126,8 @@ async function runCleanups(cleanups: (() => Promise<void> | void)[]): Promise<vo
   }
 }
 
-export async function buildHttpApp(deps: AppDeps): Promise<FastifyInstance> {
+/** The HTTP host; a worker-only process serves just `GET /`, for health checks. */
+export async function buildHttpApp(deps: AppDeps, options: { api: boolean }): Promise<FastifyInstance> {
   const { config } = deps;
   const app = Fastify({
     loggerInstance: deps.log.child({ module: 'http' }),
@@ -169,6 +170,7 @@ export async function buildHttpApp(deps: AppDeps): Promise<FastifyInstance> {
   );
 
   registerRoot(app, deps);
+  if (!options.api) return app;
   await registerOAuthRoutes(app, deps, new AuthService(deps));
   registerRestRoutes(app, deps, [...meRoutes, ...threatModelRoutes]);
   const graphql = registerGraphQL(app, deps);

@@ -85,4 +85,15 @@ describe('the HTTP host', () => {
       await degraded.close();
     }
   });
+
+  it('a worker-only process answers health checks and nothing else', async () => {
+    const worker = await startTestServer({ TMI_ROLES: 'worker' });
+    try {
+      expect((await restClient(worker.baseUrl).get('/')).body.status.code).toBe('ok');
+      const api = await restClient(worker.baseUrl).request('GET', '/threat_models', { validate: false });
+      expect(api.status).toBe(404);
+    } finally {
+      await worker.close();
+    }
+  });
 });

@@ -108,4 +108,25 @@ describe('threatModelChanged', () => {
     controller.abort();
     expect(text).toContain(`"threatModelId":"${tm.id}"`);
   });
+
+  it('works in-process when no Redis is configured', async () => {
+    const single = await startTestServer({}, { withoutRedis: true });
+    try {
+      const bob = await signIn(single, 'sub-bob');
+      const rest = restClient(single.baseUrl, bob.token);
+      const { body: tm } = await rest.post('/threat_models', { name: 'Local only' });
+      const subscription = wsClient(single, bob.token).iterate<{ threatModelChanged: { action: string } }>({
+        query: CHANGED,
+        variables: { id: tm.id },
+      });
+      const next = subscription.next();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await rest.patch(`/threat_models/${tm.id}`, [{ op: 'replace', path: '/name', value: 'Local 2' }]);
+      const event = await next;
+      expect(event.value?.data?.threatModelChanged.action).toBe('UPDATED');
+      await subscription.return?.();
+    } finally {
+      await single.close();
+    }
+  });
 });
