@@ -1,13 +1,14 @@
 import { usePayloadFormatter } from '@envelop/core';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { GraphQLError, parse, validate } from 'graphql';
-import { createYoga } from 'graphql-yoga';
+import { type DocumentNode, type ExecutionResult, GraphQLError, getOperationAST, parse, validate } from 'graphql';
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { GraphQLContext } from '../../schema/context.js';
 import { schema } from '../../schema/index.js';
 import type { AppDeps } from '../app-deps.js';
+import type { Principal } from '../auth/principal.js';
 import type { Logger } from '../infra/logger.js';
 import { toPublicError } from '../infra/errors/public.js';
 import { principalFromRequest, tokenFromHeaders } from './auth.js';
@@ -37,6 +38,80 @@ export function maskError(error: unknown, requestId: string, log?: Logger): Grap
 interface FastifyServerContext {
   req: FastifyRequest;
   reply: FastifyReply;
+  principal: Principal | undefined;
+}
+
+interface PlainJsonOperation {
+  query: string;
+  variables?: Record<string, unknown> | null;
+  operationName?: string | null;
+}
+
+/**
+ * The common case — one query or mutation POSTed as JSON, answered as JSON — when it needs none of
+ * Yoga's HTTP handling (GraphiQL, SSE, multipart, batching, the graphql-response media type).
+ */
+function plainJsonOperation(req: FastifyRequest): PlainJsonOperation | undefined {
+  if (req.method !== 'POST' || !(req.headers['content-type'] ?? '').startsWith('application/json')) return undefined;
+  const accept = req.headers.accept;
+  if (accept && !/application\/json|\*\/\*/.test(accept)) return undefined;
+  if (accept && /text\/event-stream|multipart\/mixed|application\/graphql-response\+json/.test(accept))
+    return undefined;
+  const body = req.body as Partial<PlainJsonOperation & { extensions: unknown }> | undefined;
+  if (!body || typeof body !== 'object' || Array.isArray(body) || typeof body.query !== 'string') return undefined;
+  if (body.variables != null && (typeof body.variables !== 'object' || Array.isArray(body.variables))) return undefined;
+  if (body.operationName != null && typeof body.operationName !== 'string') return undefined;
+  if (body.extensions != null) return undefined;
+  return body as PlainJsonOperation;
+}
+
+/**
+ * Runs a plain JSON operation through Yoga's own envelop pipeline (the same parse and validation caches,
+ * context, graphql-jit executor and error formatting) without its Fetch-API request and response
+ * layers, which cost more than the operation itself. Anything unusual returns undefined for Yoga to
+ * answer in full.
+ */
+async function executePlainJson(
+  yoga: YogaServerInstance<FastifyServerContext, GraphQLContext>,
+  serverContext: FastifyServerContext,
+  operation: PlainJsonOperation,
+): Promise<{ status: number; body: string } | undefined> {
+  const enveloped = yoga.getEnveloped({ ...serverContext, params: operation });
+  let document: DocumentNode;
+  try {
+    document = enveloped.parse(operation.query);
+  } catch {
+    return undefined;
+  }
+  if (enveloped.validate(enveloped.schema, document).length > 0) return undefined;
+  const definition = getOperationAST(document, operation.operationName ?? undefined);
+  if (!definition || definition.operation === 'subscription') return undefined;
+  const contextValue = await enveloped.contextFactory();
+  const result = (await enveloped.execute({
+    schema: enveloped.schema,
+    document,
+    contextValue,
+    variableValues: operation.variables ?? undefined,
+    operationName: operation.operationName ?? undefined,
+  })) as ExecutionResult;
+  // As Yoga answers application/json: the highest status an error asks for, else 200.
+  let status = 200;
+  for (const error of result.errors ?? []) {
+    const wanted = (error.extensions as { http?: { status?: number } } | undefined)?.http?.status;
+    if (wanted && (status === 200 || wanted > status)) status = wanted;
+  }
+  const body = JSON.stringify({
+    ...(result.errors
+      ? {
+          errors: result.errors.map((error) => {
+            const { http: _http, ...extensions } = (error.extensions ?? {}) as Record<string, unknown>;
+            return { ...error.toJSON(), extensions };
+          }),
+        }
+      : {}),
+    ...('data' in result ? { data: result.data } : {}),
+  });
+  return { status, body };
 }
 
 export function registerGraphQL(app: FastifyInstance, deps: AppDeps): { close: () => Promise<void> } {
@@ -59,19 +134,19 @@ export function registerGraphQL(app: FastifyInstance, deps: AppDeps): { close: (
       }),
     ],
     maskedErrors: false,
-    context: async ({ req }): Promise<GraphQLContext> => {
-      const principal = await principalFromRequest(deps.tokens, req);
-      return { service: deps.serviceContext({ principal, requestId: req.id, log: req.log as unknown as Logger }) };
-    },
+    context: ({ req, principal }): GraphQLContext => ({
+      service: deps.serviceContext({ principal, requestId: req.id, log: req.log as unknown as Logger }),
+    }),
   });
 
   app.route({
     url: '/graphql',
     method: ['GET', 'POST', 'OPTIONS'],
     handler: async (req, reply) => {
+      let principal: Principal | undefined;
       try {
         // Authenticate before Yoga so a bad token is a 401, the same answer REST gives.
-        await principalFromRequest(deps.tokens, req);
+        principal = await principalFromRequest(deps.tokens, req);
       } catch (error) {
         const mapped = toPublicError(error, req.id);
         return reply
@@ -79,14 +154,17 @@ export function registerGraphQL(app: FastifyInstance, deps: AppDeps): { close: (
           .header('WWW-Authenticate', 'Bearer')
           .send({
             errors: [
-              {
-                message: mapped.body.error_description,
-                extensions: { code: mapped.code, http: { status: mapped.status } },
-              },
+              { message: mapped.body.error_description, extensions: { code: mapped.code, status: mapped.status } },
             ],
           });
       }
-      const response = await yoga.handleNodeRequestAndResponse(req, reply, { req, reply });
+      const serverContext: FastifyServerContext = { req, reply, principal };
+      const operation = plainJsonOperation(req);
+      if (operation) {
+        const answered = await executePlainJson(yoga, serverContext, operation);
+        if (answered) return reply.code(answered.status).type('application/json; charset=utf-8').send(answered.body);
+      }
+      const response = await yoga.handleNodeRequestAndResponse(req, reply, serverContext);
       response.headers.forEach((value, key) => {
         reply.header(key, value);
       });
