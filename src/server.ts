@@ -161,13 +161,26 @@ export async function buildHttpApp(deps: AppDeps, options: { api: boolean }): Pr
     reply.header('X-Request-Id', request.id);
   });
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
-  app.setNotFoundHandler((request, reply) =>
-    sendError(
-      request,
-      reply,
-      new AppError('ROUTE_NOT_FOUND', `No endpoint ${request.method} ${request.url.split('?')[0]}`),
-    ),
-  );
+  // Remember every route so a known path asked with the wrong method gets 405, as TMI answers.
+  const knownRoutes: { pattern: RegExp; methods: Set<string> }[] = [];
+  app.addHook('onRoute', (route) => {
+    const methods = [route.method].flat().map((method) => method.toUpperCase());
+    const source = route.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[^/]+/g, '[^/]+');
+    knownRoutes.push({ pattern: new RegExp(`^${source}/?$`), methods: new Set(methods) });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    const allowed = knownRoutes.filter((route) => route.pattern.test(path)).flatMap((route) => [...route.methods]);
+    if (allowed.length > 0) {
+      reply.header('Allow', [...new Set(allowed)].filter((method) => method !== 'HEAD').join(', '));
+      return sendError(
+        request,
+        reply,
+        new AppError('METHOD_NOT_ALLOWED', `${request.method} is not supported on ${path}`),
+      );
+    }
+    return sendError(request, reply, new AppError('ROUTE_NOT_FOUND', `No endpoint ${request.method} ${path}`));
+  });
 
   registerRoot(app, deps);
   if (!options.api) return app;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restClient } from './helpers/clients.js';
+import { assertMatchesSchema } from './helpers/openapi.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
@@ -59,6 +60,14 @@ describe('the HTTP host', () => {
     expect(response.headers.get('x-content-type-options')).toBe('nosniff');
     expect(response.headers.get('x-frame-options')).toBeTruthy();
     expect(response.headers.get('x-request-id')).toMatch(/^[\w-]+$/);
+  });
+
+  it('a known path with an unsupported method gets 405 with Allow', async () => {
+    const response = await restClient(server.baseUrl).request('DELETE', '/threat_models', { validate: false });
+    expect(response.status).toBe(405);
+    assertMatchesSchema('Error', response.body);
+    expect(response.headers.get('allow')).toBe('GET, POST');
+    expect(response.body).toMatchObject({ error: 'method_not_allowed' });
   });
 
   it('unknown endpoints get a TMI 404 body', async () => {
