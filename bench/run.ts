@@ -14,7 +14,7 @@
 //   BENCH_TARGETS       comma-separated subset of rest,graphql,ceiling (default all three)
 //   BENCH_CPU_PROF      a directory: the measured server runs with --cpu-prof and writes its profile there
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
@@ -22,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { login, TEST_CALLBACK as CLIENT_CALLBACK } from '../test/helpers/login.js';
 import { applyMigrations } from '../src/infra/migrate.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -50,7 +51,6 @@ const settings = {
 const SERVER_POOL_SIZE = 20;
 /** pg-boss's schema (TMI_JOBS_SCHEMA default): its statements are background work, not part of a read. */
 const JOBS_SCHEMA = 'pgboss';
-const CLIENT_CALLBACK = 'http://localhost:8079/';
 
 const GRAPHQL_QUERY =
   'query($id: ID!){ threatModel(id:$id){ id name description threatModelFramework status version createdAt modifiedAt ' +
@@ -484,47 +484,6 @@ async function countRoundTrips(counter: PgWireCounter, reads: number, read: () =
 // ---------------------------------------------------------------------------------------------------
 // The real login (the built-in test provider, PKCE) and the fixture.
 
-async function login(baseUrl: string): Promise<string> {
-  const verifier = randomBytes(32).toString('base64url');
-  const challenge = createHash('sha256').update(verifier).digest('base64url');
-  const authorize = new URL('/oauth2/authorize', baseUrl);
-  for (const [key, value] of Object.entries({
-    idp: 'tmi',
-    login_hint: 'bench',
-    client_callback: CLIENT_CALLBACK,
-    state: 'x',
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-  })) {
-    authorize.searchParams.set(key, value);
-  }
-  const redirect = await fetch(authorize, { redirect: 'manual' });
-  const location = redirect.headers.get('location');
-  check(
-    redirect.status >= 300 && redirect.status < 400 && location,
-    `GET /oauth2/authorize answered ${redirect.status} without a redirect: ${await redirect.text()}`,
-  );
-  const code = new URL(location, baseUrl).searchParams.get('code');
-  check(code, `the authorize redirect carries no code: ${location}`);
-
-  const response = await fetch(new URL('/oauth2/token', baseUrl), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      grant_type: 'authorization_code',
-      code,
-      code_verifier: verifier,
-      redirect_uri: CLIENT_CALLBACK,
-    }),
-  });
-  const body = (await response.json().catch(() => ({}))) as { access_token?: string };
-  check(
-    response.status === 200 && body.access_token,
-    `POST /oauth2/token answered ${response.status}: ${JSON.stringify(body)}`,
-  );
-  return body.access_token;
-}
-
 async function createThreatModel(baseUrl: string, token: string): Promise<string> {
   const response = await fetch(new URL('/threat_models', baseUrl), {
     method: 'POST',
@@ -750,7 +709,7 @@ async function main(): Promise<void> {
     countingCeilingPort,
   );
 
-  const token = await login(counting.url);
+  const { accessToken: token } = await login(counting.url, 'bench');
   const id = await createThreatModel(counting.url, token);
 
   const roundTrips = new Map<TargetName, RoundTrips>();
