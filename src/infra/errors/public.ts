@@ -1,4 +1,4 @@
-import { AppError, type ErrorCode, errorRegistry, isAppError } from './registry.js';
+import { AppError, type ErrorCode, isAppError } from './registry.js';
 
 /** TMI's error body: `{ error, error_description, details }`. */
 export interface TmiErrorBody {
@@ -52,8 +52,4 @@ export function toPublicError(error: unknown, requestId?: string): PublicError {
     status: appError.status,
     body: { error: appError.spec.tmiError, error_description: appError.message, details },
   };
-}
-
-export function publicErrorFromCode(code: ErrorCode, message?: string): PublicError {
-  return toPublicError(new AppError(code, message ?? errorRegistry[code].message));
 }
