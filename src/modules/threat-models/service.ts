@@ -1,6 +1,6 @@
 import jsonPatch, { type Operation } from 'fast-json-patch';
 import type { Principal } from '../../auth/principal.js';
-import type { Prisma } from '../../generated/prisma/client.js';
+import type { Prisma, ThreatModel } from '../../generated/prisma/client.js';
 import { requirePrincipal, type ServiceContext } from '../../infra/context.js';
 import type { Tx } from '../../infra/db.js';
 import { AppError } from '../../infra/errors/registry.js';
@@ -13,6 +13,7 @@ import {
   threatModelInputSchema,
 } from './input.js';
 import { parseInput } from '../../infra/errors/validation.js';
+import { recordEvent } from '../events/events.js';
 import { assertCan, can, type Role, threatModelsVisibleTo } from './policy.js';
 import { loadThreatModel, threatModelInclude, type ThreatModelRecord } from './read.js';
 
@@ -225,23 +226,27 @@ export class ThreatModelService {
     const authorization = normaliseAuthorization(input.authorization ?? [], owner);
     const metadata = metadataRows(input.metadata ?? []);
     const now = this.ctx.now();
-    const created = await this.db.prisma.threatModel.create({
-      data: {
-        name: input.name,
-        description: input.description ?? null,
-        threatModelFramework: input.threatModelFramework || 'STRIDE',
-        issueUri: input.issueUri?.trim() || null,
-        isConfidential: input.isConfidential ?? false,
-        status: 'not_started',
-        statusUpdated: now,
-        createdAt: now,
-        modifiedAt: now,
-        ownerId: principal.userId,
-        createdById: principal.userId,
-        authorization: { createMany: { data: accessRows(authorization) } },
-        metadata: { createMany: { data: metadata } },
-      },
-      include: threatModelInclude,
+    const created = await this.db.prisma.$transaction(async (tx) => {
+      const record = await tx.threatModel.create({
+        data: {
+          name: input.name,
+          description: input.description ?? null,
+          threatModelFramework: input.threatModelFramework || 'STRIDE',
+          issueUri: input.issueUri?.trim() || null,
+          isConfidential: input.isConfidential ?? false,
+          status: 'not_started',
+          statusUpdated: now,
+          createdAt: now,
+          modifiedAt: now,
+          ownerId: principal.userId,
+          createdById: principal.userId,
+          authorization: { createMany: { data: accessRows(authorization) } },
+          metadata: { createMany: { data: metadata } },
+        },
+        include: threatModelInclude,
+      });
+      await recordEvent(tx, this.ctx, threatModelEvent('created', record));
+      return record;
     });
     await this.publish(created.id, 'created');
     return created;
@@ -327,8 +332,11 @@ export class ThreatModelService {
     const record = await loadThreatModel(this.db, id);
     if (!record) throw notFound(id);
     assertCan(principal, 'threat_model:delete', record);
-    const { count } = await this.db.prisma.threatModel.deleteMany({ where: { id } });
-    if (count === 0) throw notFound(id);
+    await this.db.prisma.$transaction(async (tx) => {
+      const { count } = await tx.threatModel.deleteMany({ where: { id } });
+      if (count === 0) throw notFound(id);
+      await recordEvent(tx, this.ctx, threatModelEvent('deleted', record));
+    });
     await this.publish(id, 'deleted');
   }
 
@@ -373,7 +381,7 @@ export class ThreatModelService {
         });
       }
       const now = this.ctx.now();
-      await tx.threatModel.update({
+      const updated = await tx.threatModel.update({
         where: { id },
         data: {
           name: next.name,
@@ -387,6 +395,7 @@ export class ThreatModelService {
           version: { increment: 1 },
         },
       });
+      await recordEvent(tx, this.ctx, threatModelEvent('updated', updated));
       if (authorizationChanged) {
         await tx.threatModelAccess.deleteMany({ where: { threatModelId: id } });
         await tx.threatModelAccess.createMany({
@@ -440,6 +449,30 @@ export class ThreatModelService {
       this.ctx.log.warn({ err: error, threatModelId }, 'could not publish threat model change');
     }
   }
+}
+
+/** The event snapshot: the threat model's own fields, without the people and lists it links to. */
+function threatModelEvent(action: 'created' | 'updated' | 'deleted', record: ThreatModel) {
+  return {
+    resource: 'threat_model' as const,
+    action,
+    threatModelId: record.id,
+    objectId: record.id,
+    data: {
+      id: record.id,
+      alias: record.alias,
+      name: record.name,
+      description: record.description,
+      threatModelFramework: record.threatModelFramework,
+      issueUri: record.issueUri,
+      status: record.status,
+      isConfidential: record.isConfidential,
+      version: record.version,
+      ownerId: record.ownerId,
+      createdAt: record.createdAt.toISOString(),
+      modifiedAt: record.modifiedAt.toISOString(),
+    },
+  };
 }
 
 function notFound(id: string): AppError {
