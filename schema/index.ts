@@ -3,6 +3,7 @@ import { builder } from './builder.js';
 import './scalars.js';
 import './principals.js';
 import './threat-models.js';
+import './metadata.js';
 import './me.js';
 
 export const schema = builder.toSchema();

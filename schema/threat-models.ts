@@ -20,7 +20,7 @@ const AuthorizationEntry = builder.prismaObject('ThreatModelAccess', {
   }),
 });
 
-const MetadataEntry = builder.prismaObject('ThreatModelMetadata', {
+export const MetadataEntry = builder.prismaObject('ThreatModelMetadata', {
   name: 'MetadataEntry',
   fields: (t) => ({
     key: t.exposeString('key'),

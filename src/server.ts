@@ -6,6 +6,7 @@ import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { threatModelRoutes } from '../rest-compat/routes/threat-models.js';
 import { meRoutes } from '../rest-compat/routes/me.js';
+import { metadataRoutes } from '../rest-compat/routes/metadata.js';
 import { registerOAuthRoutes } from '../rest-compat/routes/oauth.js';
 import { registerRestRoutes } from '../rest-compat/route-table.js';
 import type { AppDeps } from './app-deps.js';
@@ -185,7 +186,7 @@ export async function buildHttpApp(deps: AppDeps, options: { api: boolean }): Pr
   registerRoot(app, deps);
   if (!options.api) return app;
   await registerOAuthRoutes(app, deps, new AuthService(deps));
-  registerRestRoutes(app, deps, [...meRoutes, ...threatModelRoutes]);
+  registerRestRoutes(app, deps, [...meRoutes, ...threatModelRoutes, ...metadataRoutes]);
   const graphql = registerGraphQL(app, deps);
   app.addHook('onClose', async () => graphql.close());
   return app;

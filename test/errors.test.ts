@@ -34,8 +34,8 @@ afterAll(async () => server?.close());
 describe('error masking', () => {
   it('an unexpected error becomes a generic INTERNAL error with the request id, and the log has the stack', async () => {
     const { prisma } = server.deps.db;
-    const original = prisma.threatModel.create.bind(prisma.threatModel);
-    prisma.threatModel.create = (() => Promise.reject(new Error('database exploded: secret detail'))) as never;
+    const original = prisma.$transaction.bind(prisma);
+    prisma.$transaction = (() => Promise.reject(new Error('database exploded: secret detail'))) as never;
     try {
       const gql = await graphqlClient(
         server.baseUrl,
@@ -56,7 +56,7 @@ describe('error masking', () => {
       expect(rest.body).toMatchObject({ error: 'server_error', details: { code: 'INTERNAL' } });
       expect(JSON.stringify(rest.body)).not.toContain('secret detail');
     } finally {
-      prisma.threatModel.create = original;
+      prisma.$transaction = original;
     }
   });
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AppError } from '../../infra/errors/registry.js';
+import { metadataEntrySchema } from '../metadata/input.js';
 
 // The rules TMI's contract sets on a threat model's client-writable fields, shared by both faces.
 
@@ -24,18 +25,6 @@ export const principalSchema = z.strictObject({
 });
 
 export const authorizationEntrySchema = principalSchema.extend({ role: z.enum(['reader', 'writer', 'owner']) });
-
-export const metadataEntrySchema = z.strictObject({
-  key: z
-    .string()
-    .min(1)
-    .max(256)
-    .regex(/^[a-zA-Z0-9_.:-]+$/, 'may contain letters, digits and _ . : - only'),
-  value: z
-    .string()
-    .max(65_535)
-    .regex(/^[^\x00-\x08\x0B\x0C\x0E-\x1F]*$/, 'must not contain control characters'),
-});
 
 const name = z
   .string()
@@ -84,7 +73,7 @@ export const patchableSchema = z.strictObject({
 export type PatchableFields = z.output<typeof patchableSchema>;
 
 export type AuthorizationEntryInput = z.output<typeof authorizationEntrySchema>;
-export type MetadataEntryInput = z.output<typeof metadataEntrySchema>;
+export type { MetadataEntryInput } from '../metadata/input.js';
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
