@@ -1,4 +1,5 @@
-import type { ThreatModelChangedPayload } from '../src/infra/pubsub.js';
+import { withFilter } from 'graphql-subscriptions';
+import type { DomainEventMessage } from '../src/infra/pubsub.js';
 import { threatModelInclude } from '../src/modules/threat-models/read.js';
 import {
   type ThreatModelRecord,
@@ -113,12 +114,30 @@ const ThreatModelChangeAction = builder.enumType('ThreatModelChangeAction', {
   values: { CREATED: { value: 'created' }, UPDATED: { value: 'updated' }, DELETED: { value: 'deleted' } } as const,
 });
 
-const ThreatModelChange = builder.objectRef<ThreatModelChangedPayload>('ThreatModelChange').implement({
+const actionOf = (event: DomainEventMessage) => event.eventType.split('.')[1] as 'created' | 'updated' | 'deleted';
+
+/** A change of the threat model itself (its own events, not its children's). */
+const ThreatModelChange = builder.objectRef<DomainEventMessage>('ThreatModelChange').implement({
   fields: (t) => ({
     threatModelId: t.exposeID('threatModelId'),
-    action: t.field({ type: ThreatModelChangeAction, resolve: (change) => change.action }),
-    actorId: t.exposeID('actorId'),
-    occurredAt: t.field({ type: 'DateTime', resolve: (change) => new Date(change.occurredAt) }),
+    action: t.field({ type: ThreatModelChangeAction, resolve: actionOf }),
+    actorId: t.exposeID('actorId', { nullable: true }),
+    occurredAt: t.field({ type: 'DateTime', resolve: (event) => new Date(event.occurredAt) }),
+  }),
+});
+
+/** Anything that changed under a threat model, named as TMI's webhook events. */
+const ThreatModelEvent = builder.objectRef<DomainEventMessage>('ThreatModelEvent').implement({
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    sequence: t.exposeString('sequence', { description: 'Position in the global event order' }),
+    eventType: t.exposeString('eventType', { description: '`{resource}.{action}`, e.g. `metadata.created`' }),
+    threatModelId: t.exposeID('threatModelId'),
+    objectType: t.exposeString('objectType'),
+    objectId: t.exposeID('objectId'),
+    actorId: t.exposeID('actorId', { nullable: true }),
+    occurredAt: t.field({ type: 'DateTime', resolve: (event) => new Date(event.occurredAt) }),
+    data: t.field({ type: 'JSON', resolve: (event) => event.data }),
   }),
 });
 
@@ -196,15 +215,31 @@ builder.mutationFields((t) => ({
 }));
 
 builder.subscriptionFields((t) => ({
+  threatModelEvents: t.field({
+    type: ThreatModelEvent,
+    description: 'Every change under a threat model (it, its metadata, later its children), after it commits',
+    authScopes: { authenticated: true },
+    args: { threatModelId: t.arg.id({ required: true }) },
+    subscribe: async (_root, { threatModelId }, ctx) => {
+      // Only someone who may read the threat model may watch it.
+      const record = await new ThreatModelService(ctx.service).get(String(threatModelId));
+      return ctx.service.pubsub.subscribe('threat_model.events', record.id);
+    },
+    resolve: (event) => event,
+  }),
   threatModelChanged: t.field({
     type: ThreatModelChange,
     authScopes: { authenticated: true },
     args: { id: t.arg.id({ required: true }) },
-    subscribe: async (_root, { id }, ctx) => {
-      // Only someone who may read the threat model may watch it.
-      const record = await new ThreatModelService(ctx.service).get(String(id));
-      return ctx.service.pubsub.subscribe('threat_model.changed', record.id);
+    subscribe: async (root, args, ctx, info) => {
+      const record = await new ThreatModelService(ctx.service).get(String(args.id));
+      const events = ctx.service.pubsub.subscribe('threat_model.events', record.id);
+      const ownChanges = withFilter(
+        () => events,
+        (event: DomainEventMessage | undefined) => event?.objectType === 'threat_model',
+      );
+      return ownChanges(root as never, args, ctx, info) as AsyncIterable<DomainEventMessage>;
     },
-    resolve: (change) => change,
+    resolve: (event: DomainEventMessage) => event,
   }),
 }));

@@ -50,7 +50,7 @@ describe('domain events', () => {
       `CREATE TRIGGER fail_on_boom BEFORE INSERT ON threat_model_metadata FOR EACH ROW EXECUTE FUNCTION fail_on_boom()`,
     );
     const published: unknown[] = [];
-    const stopListening = await server.deps.pubsub.listen('threat_model.changed', tm.id, (change) =>
+    const stopListening = await server.deps.pubsub.listen('threat_model.events', tm.id, (change) =>
       published.push(change),
     );
     try {

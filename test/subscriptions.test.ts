@@ -34,6 +34,34 @@ function wsClient(server: TestServer, token?: string): Client {
 
 const CHANGED = `subscription($id: ID!) { threatModelChanged(id: $id) { threatModelId action actorId occurredAt } }`;
 
+describe('threatModelEvents', () => {
+  it('streams every change under a threat model, in commit order, across instances', async () => {
+    const rest = restClient(first.baseUrl, alice.token);
+    const { body: tm } = await rest.post('/threat_models', { name: 'Event feed' });
+    const subscription = wsClient(second, alice.token).iterate<{
+      threatModelEvents: { eventType: string; objectType: string; threatModelId: string; data: { key?: string } };
+    }>({
+      query: `subscription($id: ID!) { threatModelEvents(threatModelId: $id) { eventType objectType threatModelId data } }`,
+      variables: { id: tm.id },
+    });
+    const received: string[] = [];
+    const collecting = (async () => {
+      for await (const event of subscription) {
+        const { eventType, threatModelId, data } = event.data!.threatModelEvents;
+        expect(threatModelId).toBe(tm.id);
+        received.push(data.key ? `${eventType}:${data.key}` : eventType);
+        if (received.length === 3) break;
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await rest.post(`/threat_models/${tm.id}/metadata`, { key: 'team', value: 'red' });
+    await rest.patch(`/threat_models/${tm.id}`, [{ op: 'replace', path: '/status', value: 'in_review' }]);
+    await rest.delete(`/threat_models/${tm.id}/metadata/team`);
+    await collecting;
+    expect(received).toEqual(['metadata.created:team', 'threat_model.updated', 'metadata.deleted:team']);
+  });
+});
+
 describe('threatModelChanged', () => {
   it('delivers changes made through another instance sharing Redis', async () => {
     const rest = restClient(first.baseUrl, alice.token);

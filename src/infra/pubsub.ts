@@ -7,15 +7,22 @@ import type { Redis } from 'ioredis';
  * The key is a channel family; `topic(family, id)` makes the concrete channel.
  */
 export interface ChannelMap {
-  'threat_model.changed': ThreatModelChangedPayload;
+  /** Every domain event under one threat model (keyed by its id), published after its change commits. */
+  'threat_model.events': DomainEventMessage;
   'auth.token_revoked': { jti: string; expiresAt: string };
 }
 
-export interface ThreatModelChangedPayload {
+export interface DomainEventMessage {
+  id: string;
+  /** The event's position in the global order (a bigint, as a string). */
+  sequence: string;
+  eventType: string;
   threatModelId: string;
-  action: 'created' | 'updated' | 'deleted';
-  actorId: string;
+  objectType: string;
+  objectId: string;
+  actorId: string | null;
   occurredAt: string;
+  data: unknown;
 }
 
 export type Channel = keyof ChannelMap;

@@ -1,6 +1,7 @@
 import type { Prisma } from '../../generated/prisma/client.js';
 import type { ServiceContext } from '../../infra/context.js';
 import type { Tx } from '../../infra/db.js';
+import type { DomainEventMessage } from '../../infra/pubsub.js';
 
 /** The resources whose changes TMI announces, and its `{resource}.{action}` event names. */
 export type EventResource =
@@ -11,24 +12,61 @@ export type DomainEventType = `${EventResource}.${EventAction}`;
 export interface DomainEventInput {
   resource: EventResource;
   action: EventAction;
-  threatModelId: string | null;
+  threatModelId: string;
   objectId: string;
   /** A JSON snapshot of the object as the domain sees it after the change (before it, for deletes). */
   data: Prisma.InputJsonValue;
 }
 
-/** Records a change in the caller's transaction: the event exists exactly when the change commits. */
-export async function recordEvent(tx: Tx, ctx: ServiceContext, event: DomainEventInput): Promise<void> {
-  await tx.domainEvent.create({
-    data: {
-      eventType: `${event.resource}.${event.action}` satisfies DomainEventType,
-      threatModelId: event.threatModelId,
-      objectType: event.resource,
-      objectId: event.objectId,
-      actorId: ctx.principal?.userId ?? null,
-      requestId: ctx.requestId,
-      data: event.data,
-      occurredAt: ctx.now(),
-    },
+export interface EventLog {
+  /** Records a change in the transaction: the event exists exactly when the change commits. */
+  record(event: DomainEventInput): Promise<void>;
+}
+
+/**
+ * Runs `work` in one transaction with an event log; once the transaction commits, the events it
+ * recorded are published (in order) on the threat model's event channel. A rolled-back change
+ * records and publishes nothing.
+ */
+export async function withEvents<T>(ctx: ServiceContext, work: (tx: Tx, events: EventLog) => Promise<T>): Promise<T> {
+  const recorded: DomainEventMessage[] = [];
+  const result = await ctx.db.prisma.$transaction(async (tx) => {
+    const log: EventLog = {
+      async record(event) {
+        const row = await tx.domainEvent.create({
+          data: {
+            eventType: `${event.resource}.${event.action}` satisfies DomainEventType,
+            threatModelId: event.threatModelId,
+            objectType: event.resource,
+            objectId: event.objectId,
+            actorId: ctx.principal?.userId ?? null,
+            requestId: ctx.requestId,
+            data: event.data,
+            occurredAt: ctx.now(),
+          },
+        });
+        recorded.push({
+          id: row.id,
+          sequence: row.sequence.toString(),
+          eventType: row.eventType,
+          threatModelId: event.threatModelId,
+          objectType: row.objectType,
+          objectId: row.objectId,
+          actorId: row.actorId,
+          occurredAt: row.occurredAt.toISOString(),
+          data: row.data,
+        });
+      },
+    };
+    return work(tx, log);
   });
+  for (const message of recorded) {
+    try {
+      await ctx.pubsub.publish('threat_model.events', message.threatModelId, message);
+    } catch (error) {
+      // The change is committed and its event stored; a lost notification must not fail the caller.
+      ctx.log.warn({ err: error, eventId: message.id }, 'could not publish domain event');
+    }
+  }
+  return result;
 }

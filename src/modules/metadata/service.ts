@@ -1,10 +1,9 @@
 import { z } from 'zod';
 import type { ThreatModelMetadata } from '../../generated/prisma/client.js';
 import { requirePrincipal, type ServiceContext } from '../../infra/context.js';
-import type { Tx } from '../../infra/db.js';
 import { AppError } from '../../infra/errors/registry.js';
 import { parseInput } from '../../infra/errors/validation.js';
-import { recordEvent } from '../events/events.js';
+import { type EventLog, withEvents } from '../events/events.js';
 import { parseId } from '../threat-models/input.js';
 import { assertCan, type ThreatModelAction } from '../threat-models/policy.js';
 import { loadThreatModel } from '../threat-models/read.js';
@@ -72,7 +71,7 @@ export class ThreatModelMetadataService {
   async createMany(threatModelId: string, rawEntries: MetadataEntryInput[]): Promise<MetadataEntry[]> {
     const id = await this.authorize(threatModelId, 'threat_model:write');
     const entries = uniqueKeys(parseInput(bulkSchema, rawEntries));
-    return this.ctx.db.prisma.$transaction(async (tx) => {
+    return withEvents(this.ctx, async (tx, events) => {
       const existing = await tx.threatModelMetadata.findMany({
         where: { threatModelId: id, key: { in: entries.map(({ key }) => key) } },
         select: { key: true },
@@ -81,7 +80,7 @@ export class ThreatModelMetadataService {
       const created = await tx.threatModelMetadata.createManyAndReturn({
         data: entries.map(({ key, value }) => ({ threatModelId: id, key, value })),
       });
-      for (const entry of created) await this.record(tx, 'created', entry);
+      for (const entry of created) await this.record(events, 'created', entry);
       return created.sort((a, b) => a.key.localeCompare(b.key));
     });
   }
@@ -91,13 +90,13 @@ export class ThreatModelMetadataService {
     const id = await this.authorize(threatModelId, 'threat_model:write');
     const key = parseInput(metadataKeySchema, rawKey);
     const value = parseInput(valueSchema, rawValue);
-    return this.ctx.db.prisma.$transaction(async (tx) => {
+    return withEvents(this.ctx, async (tx, events) => {
       const { count } = await tx.threatModelMetadata.updateMany({ where: { threatModelId: id, key }, data: { value } });
       if (count === 0) throw keyNotFound(key);
       const entry = await tx.threatModelMetadata.findUniqueOrThrow({
         where: { threatModelId_key: { threatModelId: id, key } },
       });
-      await this.record(tx, 'updated', entry);
+      await this.record(events, 'updated', entry);
       return entry;
     });
   }
@@ -105,13 +104,13 @@ export class ThreatModelMetadataService {
   async delete(threatModelId: string, rawKey: string): Promise<void> {
     const id = await this.authorize(threatModelId, 'threat_model:write');
     const key = parseInput(metadataKeySchema, rawKey);
-    await this.ctx.db.prisma.$transaction(async (tx) => {
+    await withEvents(this.ctx, async (tx, events) => {
       const deleted = await tx.threatModelMetadata.findUnique({
         where: { threatModelId_key: { threatModelId: id, key } },
       });
       if (!deleted) throw keyNotFound(key);
       await tx.threatModelMetadata.delete({ where: { id: deleted.id } });
-      await this.record(tx, 'deleted', deleted);
+      await this.record(events, 'deleted', deleted);
     });
   }
 
@@ -128,7 +127,7 @@ export class ThreatModelMetadataService {
   private async merge(threatModelId: string, rawEntries: MetadataEntryInput[], options: { removeOthers: boolean }) {
     const id = await this.authorize(threatModelId, 'threat_model:write');
     const entries = uniqueKeys(parseInput(bulkSchema, rawEntries));
-    return this.ctx.db.prisma.$transaction(async (tx) => {
+    return withEvents(this.ctx, async (tx, events) => {
       const current = new Map(
         (await tx.threatModelMetadata.findMany({ where: { threatModelId: id }, orderBy: { key: 'asc' } })).map(
           (entry) => [entry.key, entry],
@@ -138,7 +137,7 @@ export class ThreatModelMetadataService {
       if (options.removeOthers) {
         const removed = [...current.values()].filter(({ key }) => !wanted.has(key));
         await tx.threatModelMetadata.deleteMany({ where: { id: { in: removed.map((entry) => entry.id) } } });
-        for (const entry of removed) await this.record(tx, 'deleted', entry);
+        for (const entry of removed) await this.record(events, 'deleted', entry);
       }
       for (const { key, value } of entries) {
         const existing = current.get(key);
@@ -146,7 +145,7 @@ export class ThreatModelMetadataService {
         const entry = existing
           ? await tx.threatModelMetadata.update({ where: { id: existing.id }, data: { value } })
           : await tx.threatModelMetadata.create({ data: { threatModelId: id, key, value } });
-        await this.record(tx, existing ? 'updated' : 'created', entry);
+        await this.record(events, existing ? 'updated' : 'created', entry);
       }
       const result = await tx.threatModelMetadata.findMany({ where: { threatModelId: id }, orderBy: { key: 'asc' } });
       return options.removeOthers ? result : result.filter(({ key }) => wanted.has(key));
@@ -167,8 +166,8 @@ export class ThreatModelMetadataService {
     return id;
   }
 
-  private record(tx: Tx, action: 'created' | 'updated' | 'deleted', entry: MetadataEntry): Promise<void> {
-    return recordEvent(tx, this.ctx, {
+  private record(events: EventLog, action: 'created' | 'updated' | 'deleted', entry: MetadataEntry): Promise<void> {
+    return events.record({
       resource: 'metadata',
       action,
       threatModelId: entry.threatModelId,

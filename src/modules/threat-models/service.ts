@@ -13,7 +13,7 @@ import {
   threatModelInputSchema,
 } from './input.js';
 import { parseInput } from '../../infra/errors/validation.js';
-import { recordEvent } from '../events/events.js';
+import { withEvents } from '../events/events.js';
 import { assertCan, can, type Role, threatModelsVisibleTo } from './policy.js';
 import { loadThreatModel, threatModelInclude, type ThreatModelRecord } from './read.js';
 
@@ -226,7 +226,7 @@ export class ThreatModelService {
     const authorization = normaliseAuthorization(input.authorization ?? [], owner);
     const metadata = metadataRows(input.metadata ?? []);
     const now = this.ctx.now();
-    const created = await this.db.prisma.$transaction(async (tx) => {
+    return withEvents(this.ctx, async (tx, events) => {
       const record = await tx.threatModel.create({
         data: {
           name: input.name,
@@ -245,11 +245,9 @@ export class ThreatModelService {
         },
         include: threatModelInclude,
       });
-      await recordEvent(tx, this.ctx, threatModelEvent('created', record));
+      await events.record(threatModelEvent('created', record));
       return record;
     });
-    await this.publish(created.id, 'created');
-    return created;
   }
 
   /** Replaces the client-writable fields (PUT). Omitted authorization and metadata are kept. */
@@ -332,12 +330,11 @@ export class ThreatModelService {
     const record = await loadThreatModel(this.db, id);
     if (!record) throw notFound(id);
     assertCan(principal, 'threat_model:delete', record);
-    await this.db.prisma.$transaction(async (tx) => {
+    await withEvents(this.ctx, async (tx, events) => {
       const { count } = await tx.threatModel.deleteMany({ where: { id } });
       if (count === 0) throw notFound(id);
-      await recordEvent(tx, this.ctx, threatModelEvent('deleted', record));
+      await events.record(threatModelEvent('deleted', record));
     });
-    await this.publish(id, 'deleted');
   }
 
   private async change(
@@ -355,7 +352,7 @@ export class ThreatModelService {
     },
   ): Promise<ThreatModelRecord> {
     const principal = requirePrincipal(this.ctx);
-    const updated = await this.db.prisma.$transaction(async (tx) => {
+    return withEvents(this.ctx, async (tx, events) => {
       const locked = await tx.$queryRaw<
         { version: number }[]
       >`SELECT version FROM threat_models WHERE id = ${id}::uuid FOR UPDATE`;
@@ -395,7 +392,7 @@ export class ThreatModelService {
           version: { increment: 1 },
         },
       });
-      await recordEvent(tx, this.ctx, threatModelEvent('updated', updated));
+      await events.record(threatModelEvent('updated', updated));
       if (authorizationChanged) {
         await tx.threatModelAccess.deleteMany({ where: { threatModelId: id } });
         await tx.threatModelAccess.createMany({
@@ -410,8 +407,6 @@ export class ThreatModelService {
       }
       return tx.threatModel.findUniqueOrThrow({ where: { id }, include: threatModelInclude });
     });
-    await this.publish(id, 'updated');
-    return updated;
   }
 
   private async resolveNewOwner(
@@ -433,21 +428,6 @@ export class ThreatModelService {
       });
     }
     return user;
-  }
-
-  private async publish(threatModelId: string, action: 'created' | 'updated' | 'deleted'): Promise<void> {
-    const payload = {
-      threatModelId,
-      action,
-      actorId: this.ctx.principal?.userId ?? 'system',
-      occurredAt: this.ctx.now().toISOString(),
-    };
-    try {
-      await this.ctx.pubsub.publish('threat_model.changed', threatModelId, payload);
-    } catch (error) {
-      // The change is committed; a lost notification must not turn it into an error for the caller.
-      this.ctx.log.warn({ err: error, threatModelId }, 'could not publish threat model change');
-    }
   }
 }
 
