@@ -4,6 +4,7 @@ import './scalars.js';
 import './principals.js';
 import './threat-models.js';
 import './metadata.js';
+import './documents.js';
 import './me.js';
 
 export const schema = builder.toSchema();

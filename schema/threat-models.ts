@@ -7,6 +7,7 @@ import {
   threatModelListWhere,
 } from '../src/modules/threat-models/service.js';
 import { builder } from './builder.js';
+import { DocumentRef } from './document-types.js';
 import { AuthorizationEntryInput, MetadataEntryInput, PrincipalTypeEnum, RoleEnum, UserRef } from './principals.js';
 
 const AuthorizationEntry = builder.prismaObject('ThreatModelAccess', {
@@ -52,9 +53,21 @@ export const ThreatModelRef = builder.prismaObject('ThreatModel', {
     securityReviewer: t.field({ type: UserRef, nullable: true, resolve: (tm) => tm.securityReviewer }),
     authorization: t.field({ type: [AuthorizationEntry], resolve: (tm) => tm.authorization }),
     metadata: t.field({ type: [MetadataEntry], resolve: (tm) => tm.metadata }),
-    // Threats, assets, documents, notes, repositories and diagrams are not stored yet (they arrive with
-    // the sub-resource issues), so every threat model has none of them.
-    documentCount: t.int({ resolve: () => 0 }),
+    documentCount: t.int({ resolve: (tm) => tm._count.documents }),
+    documents: t.relatedConnection('documents', {
+      cursor: 'id',
+      totalCount: true,
+      query: { orderBy: { alias: 'asc' } },
+    }),
+    documentList: t.field({
+      type: [DocumentRef],
+      description: "All documents, as TMI's full representation lists them (the point read loads them)",
+      resolve: (tm, _args, ctx) =>
+        (tm as ThreatModelRecord).documents ??
+        ctx.service.db.prisma.document.findMany({ where: { threatModelId: tm.id }, orderBy: { alias: 'asc' } }),
+    }),
+    // Threats, assets, notes, repositories and diagrams are not stored yet (they arrive with the
+    // sub-resource issues), so every threat model has none of them.
     repoCount: t.int({ resolve: () => 0 }),
     diagramCount: t.int({ resolve: () => 0 }),
     threatCount: t.int({ resolve: () => 0 }),
@@ -89,7 +102,7 @@ const ThreatModelInput = builder.inputType('ThreatModelInput', {
   }),
 });
 
-const JsonPatchOperationInput = builder.inputType('JsonPatchOperationInput', {
+export const JsonPatchOperationInput = builder.inputType('JsonPatchOperationInput', {
   description: 'An RFC 6902 operation on the threat model document (camelCase paths, enum values in lower case)',
   fields: (t) => ({
     op: t.string({ required: true }),

@@ -11,6 +11,7 @@ import {
   UpdateThreatModelMetadataDocument,
   UpsertThreatModelMetadataDocument,
 } from '../generated/graphql.js';
+import { bodyArray, bodyObject } from '../body.js';
 import { defineRoute } from '../route-table.js';
 
 const base = '/threat_models/{threat_model_id}/metadata';
@@ -18,19 +19,6 @@ const threatModelParams = z.object({ threat_model_id: z.string() });
 const keyParams = threatModelParams.extend({ key: z.string().max(255) });
 const noQuery = z.object({}).passthrough();
 const json = ['application/json'];
-
-function bodyArray(body: unknown): unknown[] {
-  if (!Array.isArray(body))
-    throw new AppError('VALIDATION_FAILED', 'The request body must be a JSON array of metadata entries');
-  return body;
-}
-
-function bodyObject(body: unknown): Record<string, unknown> {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new AppError('VALIDATION_FAILED', 'The request body must be a JSON object');
-  }
-  return body as Record<string, unknown>;
-}
 
 const bulk = <TData, TVariables>(
   method: 'POST' | 'PUT' | 'PATCH',

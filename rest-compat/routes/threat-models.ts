@@ -7,9 +7,8 @@ import {
   PatchThreatModelDocument,
   UpdateThreatModelDocument,
 } from '../generated/graphql.js';
-import { AppError } from '../../src/infra/errors/registry.js';
-import { keysToCamel, pointerToCamel } from '../naming.js';
-import { defineRoute, type RestInput } from '../route-table.js';
+import { bodyObject, expectedVersion, jsonPatchOperations } from '../body.js';
+import { defineRoute } from '../route-table.js';
 
 const threatModelParams = z.object({ threat_model_id: z.string() });
 const noQuery = z.object({}).passthrough();
@@ -32,44 +31,6 @@ const listQuery = z.object({
   modified_after: timestamp.optional(),
   modified_before: timestamp.optional(),
 });
-
-/** The optimistic-lock version: If-Match (bare, quoted or weak ETag; * means unconditional) or body `version`. */
-function expectedVersion(input: RestInput<unknown, unknown>): number | undefined {
-  const header = input.headers['if-match'];
-  if (typeof header === 'string' && header.trim() !== '') {
-    const match = /^\s*(\*|(?:W\/)?"?([0-9]+)"?)\s*$/.exec(header);
-    if (!match) throw new AppError('INVALID_REQUEST', 'If-Match must be a version number or *');
-    return match[1] === '*' ? undefined : Number(match[2]);
-  }
-  const body = input.body as { version?: unknown } | undefined;
-  return typeof body?.version === 'number' ? body.version : undefined;
-}
-
-function bodyObject(body: unknown): Record<string, unknown> {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new AppError('VALIDATION_FAILED', 'The request body must be a JSON object');
-  }
-  return body as Record<string, unknown>;
-}
-
-const jsonPatchDocument = z
-  .array(
-    z.strictObject({
-      op: z.enum(['add', 'remove', 'replace', 'move', 'copy', 'test']),
-      path: z
-        .string()
-        .max(512)
-        .regex(/^(\/[^/]*)*$/, 'must be a JSON Pointer'),
-      from: z
-        .string()
-        .max(512)
-        .regex(/^(\/[^/]*)*$/, 'must be a JSON Pointer')
-        .optional(),
-      value: z.unknown().optional(),
-    }),
-  )
-  .min(1, 'must contain at least one operation')
-  .max(1000);
 
 export const threatModelRoutes = [
   defineRoute({
@@ -116,6 +77,11 @@ export const threatModelRoutes = [
     params: threatModelParams,
     query: noQuery,
     variables: ({ params }) => ({ id: params.threat_model_id }),
+    // TMI's full representation lists the children under their plain names.
+    present: (threatModel) => {
+      const { document_list: documents, ...rest } = threatModel as { document_list: unknown[] };
+      return { ...rest, documents };
+    },
     status: 200,
   }),
   defineRoute({
@@ -139,19 +105,7 @@ export const threatModelRoutes = [
     query: noQuery,
     bodyTypes: ['application/json-patch+json', 'application/json'],
     variables: (input) => {
-      const result = jsonPatchDocument.safeParse(input.body);
-      if (!result.success) {
-        throw new AppError(
-          'INVALID_PATCH',
-          `Invalid JSON Patch document: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-        );
-      }
-      const operations = result.data.map((operation) => ({
-        op: operation.op,
-        path: pointerToCamel(operation.path),
-        ...(operation.from !== undefined ? { from: pointerToCamel(operation.from) } : {}),
-        ...('value' in operation ? { value: keysToCamel(operation.value) } : {}),
-      }));
+      const operations = jsonPatchOperations(input.body);
       return { id: input.params.threat_model_id, operations, expectedVersion: expectedVersion(input) };
     },
     status: 200,

@@ -1,12 +1,11 @@
 import { z } from 'zod';
 import type { ThreatModelMetadata } from '../../generated/prisma/client.js';
-import { requirePrincipal, type ServiceContext } from '../../infra/context.js';
+import type { ServiceContext } from '../../infra/context.js';
 import { AppError } from '../../infra/errors/registry.js';
 import { parseInput } from '../../infra/errors/validation.js';
 import { type EventLog, withEvents } from '../events/events.js';
-import { parseId } from '../threat-models/input.js';
-import { assertCan, type ThreatModelAction } from '../threat-models/policy.js';
-import { loadThreatModel } from '../threat-models/read.js';
+import { authorizeThreatModel } from '../threat-models/access.js';
+import type { ThreatModelAction } from '../threat-models/policy.js';
 import { METADATA_BULK_LIMIT, metadataEntrySchema, metadataKeySchema, type MetadataEntryInput } from './input.js';
 
 export type MetadataEntry = ThreatModelMetadata;
@@ -152,18 +151,8 @@ export class ThreatModelMetadataService {
     });
   }
 
-  /** The threat model must exist (404) and the caller hold the role the action needs (403). */
-  private async authorize(rawThreatModelId: string, action: ThreatModelAction): Promise<string> {
-    const principal = requirePrincipal(this.ctx);
-    const id = parseId(rawThreatModelId);
-    const threatModel = await loadThreatModel(this.ctx.db, id);
-    if (!threatModel) {
-      throw new AppError('RESOURCE_NOT_FOUND', 'Threat model not found', {
-        context: { resource_type: 'threat_model', resource_id: id },
-      });
-    }
-    assertCan(principal, action, threatModel);
-    return id;
+  private authorize(threatModelId: string, action: ThreatModelAction): Promise<string> {
+    return authorizeThreatModel(this.ctx, threatModelId, action);
   }
 
   private record(events: EventLog, action: 'created' | 'updated' | 'deleted', entry: MetadataEntry): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Prisma } from '../../generated/prisma/client.js';
+import type { Document, Prisma } from '../../generated/prisma/client.js';
 import type { Database } from '../../infra/db.js';
 
 /** What every threat model read loads: the row, the people it names, its authorization and metadata. */
@@ -8,9 +8,13 @@ export const threatModelInclude = {
   securityReviewer: true,
   authorization: { orderBy: { position: 'asc' } },
   metadata: { orderBy: { key: 'asc' } },
+  _count: { select: { documents: true } },
 } as const satisfies Prisma.ThreatModelInclude;
 
-export type ThreatModelRecord = Prisma.ThreatModelGetPayload<{ include: typeof threatModelInclude }>;
+/** Lists carry counts of the children; the point read also carries the children themselves. */
+export type ThreatModelRecord = Prisma.ThreatModelGetPayload<{ include: typeof threatModelInclude }> & {
+  documents?: Document[];
+};
 
 type UserRecord = ThreatModelRecord['owner'];
 
@@ -44,6 +48,36 @@ function userFromJson(json: UserJson): UserRecord {
   };
 }
 
+interface DocumentJson {
+  id: string;
+  threat_model_id: string;
+  alias: number;
+  name: string;
+  description: string | null;
+  uri: string;
+  include_in_report: boolean;
+  timmy_enabled: boolean;
+  version: number;
+  created_at: string;
+  modified_at: string;
+}
+
+function documentFromJson(json: DocumentJson): Document {
+  return {
+    id: json.id,
+    threatModelId: json.threat_model_id,
+    alias: json.alias,
+    name: json.name,
+    description: json.description,
+    uri: json.uri,
+    includeInReport: json.include_in_report,
+    timmyEnabled: json.timmy_enabled,
+    version: json.version,
+    createdAt: new Date(json.created_at),
+    modifiedAt: new Date(json.modified_at),
+  };
+}
+
 // One statement, one round trip: the point read is the hottest path of the API.
 const pointReadSql = `
 SELECT tm.id, tm.alias, tm.name, tm.description, tm.threat_model_framework, tm.issue_uri, tm.status,
@@ -54,7 +88,9 @@ SELECT tm.id, tm.alias, tm.name, tm.description, tm.threat_model_framework, tm.i
                                                   a.display_name, a.email, a.role) ORDER BY a.position)
                  FROM threat_model_access a WHERE a.threat_model_id = tm.id), '[]') AS authorization,
        COALESCE((SELECT json_agg(json_build_array(m.id, m.key, m.value) ORDER BY m.key)
-                 FROM threat_model_metadata m WHERE m.threat_model_id = tm.id), '[]') AS metadata
+                 FROM threat_model_metadata m WHERE m.threat_model_id = tm.id), '[]') AS metadata,
+       COALESCE((SELECT json_agg(to_json(d) ORDER BY d.alias)
+                 FROM documents d WHERE d.threat_model_id = tm.id), '[]') AS documents
 FROM threat_models tm
 JOIN users o ON o.id = tm.owner_id
 JOIN users c ON c.id = tm.created_by_id
@@ -115,5 +151,7 @@ export async function loadThreatModel(db: Database, id: string): Promise<ThreatM
       key,
       value,
     })),
+    documents: (row.documents as DocumentJson[]).map(documentFromJson),
+    _count: { documents: (row.documents as unknown[]).length },
   };
 }

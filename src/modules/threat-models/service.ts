@@ -1,4 +1,3 @@
-import jsonPatch, { type Operation } from 'fast-json-patch';
 import type { Principal } from '../../auth/principal.js';
 import type { Prisma, ThreatModel } from '../../generated/prisma/client.js';
 import { requirePrincipal, type ServiceContext } from '../../infra/context.js';
@@ -14,6 +13,10 @@ import {
 } from './input.js';
 import { parseInput } from '../../infra/errors/validation.js';
 import { withEvents } from '../events/events.js';
+import { threatModelNotFound } from './access.js';
+import { applyJsonPatch, type JsonPatchOperation } from '../shared/json-patch.js';
+
+export type { JsonPatchOperation };
 import { assertCan, can, type Role, threatModelsVisibleTo } from './policy.js';
 import { loadThreatModel, threatModelInclude, type ThreatModelRecord } from './read.js';
 
@@ -29,13 +32,6 @@ export interface ThreatModelFilter {
   createdBefore?: Date | null;
   modifiedAfter?: Date | null;
   modifiedBefore?: Date | null;
-}
-
-export interface JsonPatchOperation {
-  op: string;
-  path: string;
-  from?: string | null;
-  value?: unknown;
 }
 
 const contains = (value: string) => ({ contains: value, mode: 'insensitive' as const });
@@ -179,8 +175,6 @@ function patchDocument(record: ThreatModelRecord) {
   };
 }
 
-const patchableFields = new Set(Object.keys(patchableSchema.shape));
-
 export class ThreatModelService {
   constructor(private readonly ctx: ServiceContext) {}
 
@@ -280,37 +274,7 @@ export class ThreatModelService {
   ): Promise<ThreatModelRecord> {
     const id = parseId(rawId);
     return this.change(id, expectedVersion, (current) => {
-      const document = patchDocument(current);
-      let patched: Record<string, unknown>;
-      try {
-        const error = jsonPatch.validate(operations as Operation[], document);
-        if (error) throw error;
-        patched = jsonPatch.applyPatch(document, operations as Operation[], false, false).newDocument as Record<
-          string,
-          unknown
-        >;
-      } catch (error) {
-        const message = error instanceof Error ? error.message.split('\n')[0] : 'invalid operation';
-        const failedTest = error instanceof Error && error.name === 'TEST_OPERATION_FAILED';
-        throw new AppError(
-          'INVALID_PATCH',
-          failedTest ? 'A JSON Patch test operation failed' : `Invalid JSON Patch: ${message}`,
-          {
-            context: { reason: (error as { name?: string }).name ?? 'invalid' },
-          },
-        );
-      }
-      const original = document as Record<string, unknown>;
-      const readOnlyChanged = Object.keys({ ...original, ...patched }).filter(
-        (key) => !patchableFields.has(key) && JSON.stringify(original[key]) !== JSON.stringify(patched[key]),
-      );
-      if (readOnlyChanged.length > 0) {
-        throw new AppError('INVALID_PATCH', `Read-only field(s) cannot be changed: ${readOnlyChanged.join(', ')}`, {
-          context: { read_only_fields: readOnlyChanged },
-        });
-      }
-      const writable = Object.fromEntries(Object.entries(patched).filter(([key]) => patchableFields.has(key)));
-      const next = parseInput(patchableSchema, writable);
+      const next = applyJsonPatch(patchDocument(current), operations, patchableSchema);
       return {
         name: next.name,
         description: next.description ?? null,
@@ -455,8 +419,4 @@ function threatModelEvent(action: 'created' | 'updated' | 'deleted', record: Thr
   };
 }
 
-function notFound(id: string): AppError {
-  return new AppError('RESOURCE_NOT_FOUND', 'Threat model not found', {
-    context: { resource_type: 'threat_model', resource_id: id },
-  });
-}
+const notFound = threatModelNotFound;
