@@ -22,8 +22,7 @@ const AuthorizationEntry = builder.prismaObject('ThreatModelAccess', {
   }),
 });
 
-export const MetadataEntry = builder.prismaObject('ThreatModelMetadata', {
-  name: 'MetadataEntry',
+export const MetadataEntry = builder.objectRef<{ key: string; value: string }>('MetadataEntry').implement({
   fields: (t) => ({
     key: t.exposeString('key'),
     value: t.exposeString('value'),

@@ -6,7 +6,7 @@ import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { threatModelRoutes } from '../rest-compat/routes/threat-models.js';
 import { meRoutes } from '../rest-compat/routes/me.js';
-import { metadataRoutes } from '../rest-compat/routes/metadata.js';
+import { documentMetadataRoutes, threatModelMetadataRoutes } from '../rest-compat/routes/metadata.js';
 import { documentRoutes } from '../rest-compat/routes/documents.js';
 import { registerOAuthRoutes } from '../rest-compat/routes/oauth.js';
 import { registerRestRoutes } from '../rest-compat/route-table.js';
@@ -187,7 +187,13 @@ export async function buildHttpApp(deps: AppDeps, options: { api: boolean }): Pr
   registerRoot(app, deps);
   if (!options.api) return app;
   await registerOAuthRoutes(app, deps, new AuthService(deps));
-  registerRestRoutes(app, deps, [...meRoutes, ...threatModelRoutes, ...metadataRoutes, ...documentRoutes]);
+  registerRestRoutes(app, deps, [
+    ...meRoutes,
+    ...threatModelRoutes,
+    ...threatModelMetadataRoutes,
+    ...documentMetadataRoutes,
+    ...documentRoutes,
+  ]);
   const graphql = registerGraphQL(app, deps);
   app.addHook('onClose', async () => graphql.close());
   return app;

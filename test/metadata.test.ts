@@ -53,10 +53,10 @@ describe('threat model metadata', () => {
 
     const gql = graphqlClient(server.baseUrl, reader.token);
     const seen = await gql(
-      `query($id: ID!) { threatModelMetadata(threatModelId: $id) { key value } threatModel(id: $id) { metadata { key value } } }`,
+      `query($id: ID!) { metadata(target: { threatModelId: $id, entityType: THREAT_MODEL }) { key value } threatModel(id: $id) { metadata { key value } } }`,
       { id },
     );
-    expect(seen.data.threatModelMetadata).toEqual([{ key: 'jira/issue', value: 'SEC-3' }]);
+    expect(seen.data.metadata).toEqual([{ key: 'jira/issue', value: 'SEC-3' }]);
     expect(seen.data.threatModel.metadata).toEqual([{ key: 'jira/issue', value: 'SEC-3' }]);
 
     expect((await rest.delete(`/threat_models/${id}/metadata/jira%2Fissue`)).status).toBe(204);
@@ -156,7 +156,7 @@ describe('threat model metadata', () => {
     expect((await asReader.post(`/threat_models/${id}/metadata`, { key: 'r', value: 'v' })).status).toBe(403);
     expect((await asReader.delete(`/threat_models/${id}/metadata/k`)).status).toBe(403);
     const readerGql = await graphqlClient(server.baseUrl, reader.token)(
-      `mutation($id: ID!) { deleteThreatModelMetadata(threatModelId: $id, key: "k") }`,
+      `mutation($id: ID!) { deleteMetadata(target: { threatModelId: $id, entityType: THREAT_MODEL }, key: "k") }`,
       { id },
     );
     expect(readerGql.errors?.[0]?.extensions?.code).toBe('INSUFFICIENT_PERMISSIONS');
@@ -166,5 +166,41 @@ describe('threat model metadata', () => {
     expect((await asStranger.get(`/threat_models/${id}/metadata/k`)).status).toBe(403);
     expect((await asStranger.get('/threat_models/6f1d3b1e-8a5c-4c1a-9a55-0e6d1c2b3a40/metadata')).status).toBe(404);
     expect(await storedKeys(id)).toEqual({ k: 'v' });
+  });
+
+  it('documents carry their own metadata, on both faces, and it goes when the document goes', async () => {
+    const id = await newThreatModel();
+    const rest = restClient(server.baseUrl, writer.token);
+    const { body: document } = await rest.post(`/threat_models/${id}/documents`, {
+      name: 'Design',
+      uri: 'https://docs.example.com/design',
+    });
+    const base = `/threat_models/${id}/documents/${document.id}/metadata`;
+    expect((await rest.post(base, { key: 'owner', value: 'team-a' })).status).toBe(201);
+    expect((await rest.post(base, { key: 'owner', value: 'team-b' })).status).toBe(409);
+    const merged = await rest.request('PATCH', `${base}/bulk`, { body: [{ key: 'tier', value: '1' }] });
+    expect(merged.body).toEqual([{ key: 'tier', value: '1' }]);
+    expect((await rest.put(`${base}/owner`, { value: 'team-c' })).body).toEqual({ key: 'owner', value: 'team-c' });
+
+    const gql = graphqlClient(server.baseUrl, reader.token);
+    const seen = await gql(
+      `query($tm: ID!, $doc: ID!) { metadata(target: { threatModelId: $tm, entityType: DOCUMENT, entityId: $doc }) { key value } }`,
+      { tm: id, doc: document.id },
+    );
+    expect(seen.data.metadata).toEqual([
+      { key: 'owner', value: 'team-c' },
+      { key: 'tier', value: '1' },
+    ]);
+    // The threat model's own metadata is separate.
+    expect((await rest.get(`/threat_models/${id}/metadata`)).body).toEqual([]);
+
+    const asReader = restClient(server.baseUrl, reader.token);
+    expect((await asReader.delete(`${base}/owner`)).status).toBe(403);
+    expect(
+      (await rest.get(`/threat_models/${id}/documents/6f1d3b1e-8a5c-4c1a-9a55-0e6d1c2b3a40/metadata`)).status,
+    ).toBe(404);
+
+    expect((await rest.delete(`/threat_models/${id}/documents/${document.id}`)).status).toBe(204);
+    expect(await server.deps.db.prisma.documentMetadata.count({ where: { documentId: document.id } })).toBe(0);
   });
 });

@@ -1,96 +1,112 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { z } from 'zod';
-import { AppError } from '../../src/infra/errors/registry.js';
 import {
-  CreateThreatModelMetadataBulkDocument,
-  CreateThreatModelMetadataDocument,
-  DeleteThreatModelMetadataDocument,
-  GetThreatModelMetadataDocument,
-  ListThreatModelMetadataDocument,
-  ReplaceThreatModelMetadataDocument,
-  UpdateThreatModelMetadataDocument,
-  UpsertThreatModelMetadataDocument,
+  CreateMetadataBulkDocument,
+  CreateMetadataDocument,
+  DeleteMetadataDocument,
+  GetMetadataDocument,
+  ListMetadataDocument,
+  ReplaceMetadataDocument,
+  UpdateMetadataDocument,
+  UpsertMetadataDocument,
 } from '../generated/graphql.js';
+import { AppError } from '../../src/infra/errors/registry.js';
 import { bodyArray, bodyObject } from '../body.js';
-import { defineRoute } from '../route-table.js';
+import { defineRoute, type RestRoute } from '../route-table.js';
 
-const base = '/threat_models/{threat_model_id}/metadata';
-const threatModelParams = z.object({ threat_model_id: z.string() });
-const keyParams = threatModelParams.extend({ key: z.string().max(255) });
 const noQuery = z.object({}).passthrough();
 const json = ['application/json'];
 
-const bulk = <TData, TVariables>(
-  method: 'POST' | 'PUT' | 'PATCH',
-  document: TypedDocumentNode<TData, TVariables>,
-  status: number,
-) =>
-  defineRoute({
-    method,
-    path: `${base}/bulk`,
-    document,
-    params: threatModelParams,
-    query: noQuery,
-    bodyTypes: json,
-    variables: ({ params, body }) => ({ threatModelId: params.threat_model_id, entries: bodyArray(body) }),
-    status,
-  });
+/** The metadata endpoints TMI serves under one entity's path, all mapped onto the same operations. */
+function metadataRoutes<P extends { threat_model_id: string }>(
+  base: string,
+  params: z.ZodType<P>,
+  target: (params: P) => { threatModelId: string; entityType: string; entityId?: string },
+): RestRoute[] {
+  const keyParams = z.intersection(params, z.object({ key: z.string().max(255) }));
+  const bulk = <TData, TVariables>(
+    method: 'POST' | 'PUT' | 'PATCH',
+    document: TypedDocumentNode<TData, TVariables>,
+    status: number,
+  ) =>
+    defineRoute({
+      method,
+      path: `${base}/bulk`,
+      document,
+      params,
+      query: noQuery,
+      bodyTypes: json,
+      variables: ({ params, body }) => ({ target: target(params), entries: bodyArray(body) }),
+      status,
+    });
+  return [
+    defineRoute({
+      method: 'GET',
+      path: base,
+      document: ListMetadataDocument,
+      params,
+      query: noQuery,
+      variables: ({ params }) => ({ target: target(params) }),
+      status: 200,
+    }),
+    defineRoute({
+      method: 'POST',
+      path: base,
+      document: CreateMetadataDocument,
+      params,
+      query: noQuery,
+      bodyTypes: json,
+      variables: ({ params, body }) => ({ target: target(params), input: bodyObject(body) }),
+      status: 201,
+    }),
+    defineRoute({
+      method: 'GET',
+      path: `${base}/{key}`,
+      document: GetMetadataDocument,
+      params: keyParams,
+      query: noQuery,
+      variables: ({ params }) => ({ target: target(params), key: params.key }),
+      status: 200,
+    }),
+    defineRoute({
+      method: 'PUT',
+      path: `${base}/{key}`,
+      document: UpdateMetadataDocument,
+      params: keyParams,
+      query: noQuery,
+      bodyTypes: json,
+      variables: ({ params, body }) => {
+        const { value, ...rest } = bodyObject(body);
+        if (Object.keys(rest).length > 0) {
+          throw new AppError('VALIDATION_FAILED', `Unknown field(s): ${Object.keys(rest).join(', ')}`);
+        }
+        return { target: target(params), key: params.key, value };
+      },
+      status: 200,
+    }),
+    defineRoute({
+      method: 'DELETE',
+      path: `${base}/{key}`,
+      document: DeleteMetadataDocument,
+      params: keyParams,
+      query: noQuery,
+      variables: ({ params }) => ({ target: target(params), key: params.key }),
+      status: 204,
+    }),
+    bulk('POST', CreateMetadataBulkDocument, 201),
+    bulk('PUT', ReplaceMetadataDocument, 200),
+    bulk('PATCH', UpsertMetadataDocument, 200),
+  ];
+}
 
-export const metadataRoutes = [
-  defineRoute({
-    method: 'GET',
-    path: base,
-    document: ListThreatModelMetadataDocument,
-    params: threatModelParams,
-    query: noQuery,
-    variables: ({ params }) => ({ threatModelId: params.threat_model_id }),
-    status: 200,
-  }),
-  defineRoute({
-    method: 'POST',
-    path: base,
-    document: CreateThreatModelMetadataDocument,
-    params: threatModelParams,
-    query: noQuery,
-    bodyTypes: json,
-    variables: ({ params, body }) => ({ threatModelId: params.threat_model_id, input: bodyObject(body) }),
-    status: 201,
-  }),
-  defineRoute({
-    method: 'GET',
-    path: `${base}/{key}`,
-    document: GetThreatModelMetadataDocument,
-    params: keyParams,
-    query: noQuery,
-    variables: ({ params }) => ({ threatModelId: params.threat_model_id, key: params.key }),
-    status: 200,
-  }),
-  defineRoute({
-    method: 'PUT',
-    path: `${base}/{key}`,
-    document: UpdateThreatModelMetadataDocument,
-    params: keyParams,
-    query: noQuery,
-    bodyTypes: json,
-    variables: ({ params, body }) => {
-      const { value, ...rest } = bodyObject(body);
-      if (Object.keys(rest).length > 0) {
-        throw new AppError('VALIDATION_FAILED', `Unknown field(s): ${Object.keys(rest).join(', ')}`);
-      }
-      return { threatModelId: params.threat_model_id, key: params.key, value };
-    },
-    status: 200,
-  }),
-  defineRoute({
-    method: 'DELETE',
-    path: `${base}/{key}`,
-    document: DeleteThreatModelMetadataDocument,
-    params: keyParams,
-    query: noQuery,
-    variables: ({ params }) => ({ threatModelId: params.threat_model_id, key: params.key }),
-    status: 204,
-  }),
-  bulk('POST', CreateThreatModelMetadataBulkDocument, 201),
-  bulk('PUT', ReplaceThreatModelMetadataDocument, 200),
-  bulk('PATCH', UpsertThreatModelMetadataDocument, 200),
-];
+export const threatModelMetadataRoutes = metadataRoutes(
+  '/threat_models/{threat_model_id}/metadata',
+  z.object({ threat_model_id: z.string() }),
+  (params) => ({ threatModelId: params.threat_model_id, entityType: 'threat_model' }),
+);
+
+export const documentMetadataRoutes = metadataRoutes(
+  '/threat_models/{threat_model_id}/documents/{document_id}/metadata',
+  z.object({ threat_model_id: z.string(), document_id: z.string() }),
+  (params) => ({ threatModelId: params.threat_model_id, entityType: 'document', entityId: params.document_id }),
+);

@@ -28,13 +28,13 @@ interface DocumentFields {
   timmyEnabled: boolean;
 }
 
-function fields(input: z.output<typeof documentInputSchema>, current?: Document): DocumentFields {
+function fields(input: z.output<typeof documentInputSchema>): DocumentFields {
   return {
     name: input.name,
     uri: input.uri,
     description: input.description ?? null,
-    includeInReport: input.includeInReport ?? current?.includeInReport ?? true,
-    timmyEnabled: input.timmyEnabled ?? current?.timmyEnabled ?? true,
+    includeInReport: input.includeInReport ?? true,
+    timmyEnabled: input.timmyEnabled ?? true,
   };
 }
 
@@ -124,7 +124,8 @@ export class DocumentService {
     const parsed = parseInput(documentInputSchema, input);
     return withEvents(this.ctx, async (tx, events) => {
       const current = await this.lock(tx, tmId, id, expectedVersion);
-      return this.write(tx, events, current, fields(parsed, current));
+      // PUT replaces the document: omitted fields take their defaults.
+      return this.write(tx, events, current, fields(parsed));
     });
   }
 
@@ -140,7 +141,7 @@ export class DocumentService {
       const updated: Document[] = [];
       for (const [index, { id: _id, ...input }] of items.entries()) {
         const current = await this.lock(tx, tmId, ids[index]!, null);
-        updated.push(await this.write(tx, events, current, fields(input, current)));
+        updated.push(await this.write(tx, events, current, fields(input)));
       }
       return updated;
     });
@@ -152,7 +153,7 @@ export class DocumentService {
     return withEvents(this.ctx, async (tx, events) => {
       const current = await this.lock(tx, tmId, id, expectedVersion);
       const next = applyJsonPatch(patchDocument(current), operations, documentPatchableSchema);
-      return this.write(tx, events, current, fields(next, current));
+      return this.write(tx, events, current, fields(next));
     });
   }
 

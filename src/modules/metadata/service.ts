@@ -1,14 +1,72 @@
 import { z } from 'zod';
-import type { ThreatModelMetadata } from '../../generated/prisma/client.js';
 import type { ServiceContext } from '../../infra/context.js';
+import type { PrismaClient, Tx } from '../../infra/db.js';
 import { AppError } from '../../infra/errors/registry.js';
 import { parseInput } from '../../infra/errors/validation.js';
 import { type EventLog, withEvents } from '../events/events.js';
 import { authorizeThreatModel } from '../threat-models/access.js';
+import { parseId } from '../threat-models/input.js';
 import type { ThreatModelAction } from '../threat-models/policy.js';
 import { METADATA_BULK_LIMIT, metadataEntrySchema, metadataKeySchema, type MetadataEntryInput } from './input.js';
 
-export type MetadataEntry = ThreatModelMetadata;
+/** The entities that carry metadata. */
+export type MetadataEntityType = 'threat_model' | 'document';
+
+/** Whose metadata: a threat model, or one of its children (named by `entityId`). */
+export interface MetadataTarget {
+  threatModelId: string;
+  entityType: MetadataEntityType;
+  entityId?: string | null;
+}
+
+export interface MetadataEntry {
+  id: string;
+  key: string;
+  value: string;
+}
+
+type Db = PrismaClient | Tx;
+
+/** Where each entity's metadata lives: one table per entity, the same operations on each. */
+interface MetadataStore {
+  list(db: Db, ownerId: string, keys?: string[]): Promise<MetadataEntry[]>;
+  create(tx: Tx, ownerId: string, entries: MetadataEntryInput[]): Promise<MetadataEntry[]>;
+  update(tx: Tx, id: string, value: string): Promise<MetadataEntry>;
+  remove(tx: Tx, ids: string[]): Promise<void>;
+}
+
+const byKey = { orderBy: { key: 'asc' as const } };
+const keyFilter = (keys?: string[]) => (keys ? { key: { in: keys } } : {});
+
+const stores: Record<MetadataEntityType, MetadataStore> = {
+  threat_model: {
+    list: (db, threatModelId, keys) =>
+      db.threatModelMetadata.findMany({ where: { threatModelId, ...keyFilter(keys) }, ...byKey }),
+    create: (tx, threatModelId, entries) =>
+      tx.threatModelMetadata.createManyAndReturn({ data: entries.map((entry) => ({ ...entry, threatModelId })) }),
+    update: (tx, id, value) => tx.threatModelMetadata.update({ where: { id }, data: { value } }),
+    remove: async (tx, ids) => {
+      await tx.threatModelMetadata.deleteMany({ where: { id: { in: ids } } });
+    },
+  },
+  document: {
+    list: (db, documentId, keys) =>
+      db.documentMetadata.findMany({ where: { documentId, ...keyFilter(keys) }, ...byKey }),
+    create: (tx, documentId, entries) =>
+      tx.documentMetadata.createManyAndReturn({ data: entries.map((entry) => ({ ...entry, documentId })) }),
+    update: (tx, id, value) => tx.documentMetadata.update({ where: { id }, data: { value } }),
+    remove: async (tx, ids) => {
+      await tx.documentMetadata.deleteMany({ where: { id: { in: ids } } });
+    },
+  },
+};
+
+interface Owner {
+  threatModelId: string;
+  entityType: MetadataEntityType;
+  entityId: string;
+  store: MetadataStore;
+}
 
 const bulkSchema = z
   .array(metadataEntrySchema)
@@ -40,128 +98,134 @@ function uniqueKeys(entries: MetadataEntryInput[]): MetadataEntryInput[] {
 }
 
 /**
- * A threat model's metadata: key/value pairs with unique keys. Readers read, writers change; every
- * change is a `metadata.*` domain event in the same transaction.
+ * Metadata of a threat model or of one of its children: key/value pairs with unique keys.
+ * Authorization is the threat model's (readers read, writers change); every change is a
+ * `metadata.*` domain event in the same transaction.
  */
-export class ThreatModelMetadataService {
+export class MetadataService {
   constructor(private readonly ctx: ServiceContext) {}
 
-  async list(threatModelId: string): Promise<MetadataEntry[]> {
-    const id = await this.authorize(threatModelId, 'threat_model:read');
-    return this.ctx.db.prisma.threatModelMetadata.findMany({ where: { threatModelId: id }, orderBy: { key: 'asc' } });
+  async list(target: MetadataTarget): Promise<MetadataEntry[]> {
+    const owner = await this.owner(target, 'threat_model:read');
+    return owner.store.list(this.ctx.db.prisma, owner.entityId);
   }
 
-  async get(threatModelId: string, rawKey: string): Promise<MetadataEntry> {
-    const id = await this.authorize(threatModelId, 'threat_model:read');
+  async get(target: MetadataTarget, rawKey: string): Promise<MetadataEntry> {
+    const owner = await this.owner(target, 'threat_model:read');
     const key = parseInput(metadataKeySchema, rawKey);
-    const entry = await this.ctx.db.prisma.threatModelMetadata.findUnique({
-      where: { threatModelId_key: { threatModelId: id, key } },
-    });
+    const [entry] = await owner.store.list(this.ctx.db.prisma, owner.entityId, [key]);
     if (!entry) throw keyNotFound(key);
     return entry;
   }
 
-  async create(threatModelId: string, rawEntry: MetadataEntryInput): Promise<MetadataEntry> {
-    const [created] = await this.createMany(threatModelId, [parseInput(metadataEntrySchema, rawEntry)]);
+  async create(target: MetadataTarget, rawEntry: MetadataEntryInput): Promise<MetadataEntry> {
+    const [created] = await this.createMany(target, [parseInput(metadataEntrySchema, rawEntry)]);
     return created!;
   }
 
   /** Creates every entry or none: 409 when any key exists. */
-  async createMany(threatModelId: string, rawEntries: MetadataEntryInput[]): Promise<MetadataEntry[]> {
-    const id = await this.authorize(threatModelId, 'threat_model:write');
+  async createMany(target: MetadataTarget, rawEntries: MetadataEntryInput[]): Promise<MetadataEntry[]> {
+    const owner = await this.owner(target, 'threat_model:write');
     const entries = uniqueKeys(parseInput(bulkSchema, rawEntries));
     return withEvents(this.ctx, async (tx, events) => {
-      const existing = await tx.threatModelMetadata.findMany({
-        where: { threatModelId: id, key: { in: entries.map(({ key }) => key) } },
-        select: { key: true },
-      });
+      const existing = await owner.store.list(
+        tx,
+        owner.entityId,
+        entries.map(({ key }) => key),
+      );
       if (existing.length > 0) throw conflict(existing.map(({ key }) => key));
-      const created = await tx.threatModelMetadata.createManyAndReturn({
-        data: entries.map(({ key, value }) => ({ threatModelId: id, key, value })),
-      });
-      for (const entry of created) await this.record(events, 'created', entry);
+      const created = await owner.store.create(tx, owner.entityId, entries);
+      for (const entry of created) await this.record(events, owner, 'created', entry);
       return created.sort((a, b) => a.key.localeCompare(b.key));
     });
   }
 
   /** Changes the value of an existing key (404 when there is none). */
-  async update(threatModelId: string, rawKey: string, rawValue: string): Promise<MetadataEntry> {
-    const id = await this.authorize(threatModelId, 'threat_model:write');
+  async update(target: MetadataTarget, rawKey: string, rawValue: string): Promise<MetadataEntry> {
+    const owner = await this.owner(target, 'threat_model:write');
     const key = parseInput(metadataKeySchema, rawKey);
     const value = parseInput(valueSchema, rawValue);
     return withEvents(this.ctx, async (tx, events) => {
-      const { count } = await tx.threatModelMetadata.updateMany({ where: { threatModelId: id, key }, data: { value } });
-      if (count === 0) throw keyNotFound(key);
-      const entry = await tx.threatModelMetadata.findUniqueOrThrow({
-        where: { threatModelId_key: { threatModelId: id, key } },
-      });
-      await this.record(events, 'updated', entry);
+      const [existing] = await owner.store.list(tx, owner.entityId, [key]);
+      if (!existing) throw keyNotFound(key);
+      const entry = await owner.store.update(tx, existing.id, value);
+      await this.record(events, owner, 'updated', entry);
       return entry;
     });
   }
 
-  async delete(threatModelId: string, rawKey: string): Promise<void> {
-    const id = await this.authorize(threatModelId, 'threat_model:write');
+  async delete(target: MetadataTarget, rawKey: string): Promise<void> {
+    const owner = await this.owner(target, 'threat_model:write');
     const key = parseInput(metadataKeySchema, rawKey);
     await withEvents(this.ctx, async (tx, events) => {
-      const deleted = await tx.threatModelMetadata.findUnique({
-        where: { threatModelId_key: { threatModelId: id, key } },
-      });
-      if (!deleted) throw keyNotFound(key);
-      await tx.threatModelMetadata.delete({ where: { id: deleted.id } });
-      await this.record(events, 'deleted', deleted);
+      const [existing] = await owner.store.list(tx, owner.entityId, [key]);
+      if (!existing) throw keyNotFound(key);
+      await owner.store.remove(tx, [existing.id]);
+      await this.record(events, owner, 'deleted', existing);
     });
   }
 
   /** Bulk PUT: the given set becomes the whole metadata; an empty set clears it. */
-  async replaceAll(threatModelId: string, rawEntries: MetadataEntryInput[]): Promise<MetadataEntry[]> {
-    return this.merge(threatModelId, rawEntries, { removeOthers: true });
+  replaceAll(target: MetadataTarget, rawEntries: MetadataEntryInput[]): Promise<MetadataEntry[]> {
+    return this.merge(target, rawEntries, { removeOthers: true });
   }
 
   /** Bulk PATCH: creates or updates the given keys and leaves the others alone. */
-  async upsertMany(threatModelId: string, rawEntries: MetadataEntryInput[]): Promise<MetadataEntry[]> {
-    return this.merge(threatModelId, rawEntries, { removeOthers: false });
+  upsertMany(target: MetadataTarget, rawEntries: MetadataEntryInput[]): Promise<MetadataEntry[]> {
+    return this.merge(target, rawEntries, { removeOthers: false });
   }
 
-  private async merge(threatModelId: string, rawEntries: MetadataEntryInput[], options: { removeOthers: boolean }) {
-    const id = await this.authorize(threatModelId, 'threat_model:write');
+  private async merge(target: MetadataTarget, rawEntries: MetadataEntryInput[], options: { removeOthers: boolean }) {
+    const owner = await this.owner(target, 'threat_model:write');
     const entries = uniqueKeys(parseInput(bulkSchema, rawEntries));
     return withEvents(this.ctx, async (tx, events) => {
-      const current = new Map(
-        (await tx.threatModelMetadata.findMany({ where: { threatModelId: id }, orderBy: { key: 'asc' } })).map(
-          (entry) => [entry.key, entry],
-        ),
-      );
+      const current = new Map((await owner.store.list(tx, owner.entityId)).map((entry) => [entry.key, entry]));
       const wanted = new Set(entries.map(({ key }) => key));
       if (options.removeOthers) {
         const removed = [...current.values()].filter(({ key }) => !wanted.has(key));
-        await tx.threatModelMetadata.deleteMany({ where: { id: { in: removed.map((entry) => entry.id) } } });
-        for (const entry of removed) await this.record(events, 'deleted', entry);
+        await owner.store.remove(
+          tx,
+          removed.map(({ id }) => id),
+        );
+        for (const entry of removed) await this.record(events, owner, 'deleted', entry);
       }
       for (const { key, value } of entries) {
         const existing = current.get(key);
         if (existing?.value === value) continue;
-        const entry = existing
-          ? await tx.threatModelMetadata.update({ where: { id: existing.id }, data: { value } })
-          : await tx.threatModelMetadata.create({ data: { threatModelId: id, key, value } });
-        await this.record(events, existing ? 'updated' : 'created', entry);
+        const [entry] = existing
+          ? [await owner.store.update(tx, existing.id, value)]
+          : await owner.store.create(tx, owner.entityId, [{ key, value }]);
+        await this.record(events, owner, existing ? 'updated' : 'created', entry!);
       }
-      const result = await tx.threatModelMetadata.findMany({ where: { threatModelId: id }, orderBy: { key: 'asc' } });
+      const result = await owner.store.list(tx, owner.entityId);
       return options.removeOthers ? result : result.filter(({ key }) => wanted.has(key));
     });
   }
 
-  private authorize(threatModelId: string, action: ThreatModelAction): Promise<string> {
-    return authorizeThreatModel(this.ctx, threatModelId, action);
+  /** The threat model must exist and allow the action; a child must exist under it (404). */
+  private async owner(target: MetadataTarget, action: ThreatModelAction): Promise<Owner> {
+    const threatModelId = await authorizeThreatModel(this.ctx, target.threatModelId, action);
+    const store = stores[target.entityType];
+    if (target.entityType === 'threat_model') {
+      return { threatModelId, entityType: 'threat_model', entityId: threatModelId, store };
+    }
+    const entityId = parseId(target.entityId ?? '', `${target.entityType}_id`);
+    const exists = await this.ctx.db.prisma.document.count({ where: { id: entityId, threatModelId } });
+    if (exists === 0) {
+      throw new AppError('RESOURCE_NOT_FOUND', 'Document not found', {
+        context: { resource_type: target.entityType, resource_id: entityId },
+      });
+    }
+    return { threatModelId, entityType: target.entityType, entityId, store };
   }
 
-  private record(events: EventLog, action: 'created' | 'updated' | 'deleted', entry: MetadataEntry): Promise<void> {
+  private record(events: EventLog, owner: Owner, action: 'created' | 'updated' | 'deleted', entry: MetadataEntry) {
     return events.record({
       resource: 'metadata',
       action,
-      threatModelId: entry.threatModelId,
+      threatModelId: owner.threatModelId,
       objectId: entry.id,
-      data: { entityType: 'threat_model', entityId: entry.threatModelId, key: entry.key, value: entry.value },
+      data: { entityType: owner.entityType, entityId: owner.entityId, key: entry.key, value: entry.value },
     });
   }
 }
