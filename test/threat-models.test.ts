@@ -187,6 +187,62 @@ describe('threat models on both faces', () => {
   });
 });
 
+describe('security reviewer', () => {
+  it('an owner assigns a reviewer by PATCH; the reviewer holds the owner role while assigned', async () => {
+    const rest = restClient(server.baseUrl, owner.token);
+    const { body: tm } = await rest.post('/threat_models', {
+      name: 'Reviewed',
+      authorization: [userEntry(writer, 'writer')],
+    });
+    const reviewerPrincipal = { principal_type: 'user', provider: 'tmi', provider_id: reader.providerId };
+
+    const asWriter = restClient(server.baseUrl, writer.token);
+    const refused = await asWriter.patch(`/threat_models/${tm.id}`, [
+      { op: 'replace', path: '/security_reviewer', value: reviewerPrincipal },
+    ]);
+    expect(refused.status).toBe(403);
+
+    const assigned = await rest.patch(`/threat_models/${tm.id}`, [
+      { op: 'replace', path: '/security_reviewer', value: reviewerPrincipal },
+    ]);
+    expect(assigned.status).toBe(200);
+    expect(assigned.body.security_reviewer).toMatchObject({ provider_id: reader.providerId, email: reader.email });
+    expect(
+      assigned.body.authorization.map((a: { provider_id: string; role: string }) => [a.provider_id, a.role]),
+    ).toEqual([
+      [owner.providerId, 'owner'],
+      [reader.providerId, 'owner'],
+      [writer.providerId, 'writer'],
+    ]);
+    // While assigned, the reviewer's owner role cannot be taken away.
+    const demoted = await rest.patch(`/threat_models/${tm.id}`, [{ op: 'replace', path: '/authorization', value: [] }]);
+    expect(demoted.body.authorization.map((a: { provider_id: string }) => a.provider_id)).toEqual([
+      owner.providerId,
+      reader.providerId,
+    ]);
+    const asReviewer = restClient(server.baseUrl, reader.token);
+    expect(
+      (await asReviewer.patch(`/threat_models/${tm.id}`, [{ op: 'replace', path: '/name', value: 'Reviewed!' }]))
+        .status,
+    ).toBe(200);
+
+    const unknown = await rest.patch(`/threat_models/${tm.id}`, [
+      {
+        op: 'replace',
+        path: '/security_reviewer',
+        value: { principal_type: 'user', provider: 'tmi', provider_id: 'nobody-here' },
+      },
+    ]);
+    expect(unknown.status).toBe(400);
+
+    const unassigned = await rest.patch(`/threat_models/${tm.id}`, [
+      { op: 'replace', path: '/security_reviewer', value: null },
+    ]);
+    expect(unassigned.status).toBe(200);
+    expect(unassigned.body.security_reviewer).toBeUndefined();
+  });
+});
+
 describe('authorization matrix', () => {
   let id: string;
   beforeAll(async () => {

@@ -69,6 +69,7 @@ export const patchableSchema = z.strictObject({
   issueUri: issueUriField,
   status,
   owner: principalSchema,
+  securityReviewer: principalSchema.nullable(),
 });
 export type PatchableFields = z.output<typeof patchableSchema>;
 

@@ -74,10 +74,16 @@ function principalKey(entry: { principalType: string; provider: string; provider
   return `${entry.principalType}\u0000${entry.provider}\u0000${entry.providerId}`;
 }
 
-/** The owner is always in the list as owner; the same principal may appear only once. */
+type Person = { provider: string; providerId: string; name: string; email: string };
+
+/**
+ * The owner is always in the list as owner, and so is the security reviewer while assigned;
+ * the same principal may appear only once.
+ */
 function normaliseAuthorization(
   entries: AuthorizationEntryInput[],
-  owner: { provider: string; providerId: string; name: string; email: string },
+  owner: Person,
+  securityReviewer?: Person | null,
 ): AuthorizationEntryInput[] {
   const seen = new Set<string>();
   for (const entry of entries) {
@@ -93,9 +99,14 @@ function normaliseAuthorization(
     }
     seen.add(key);
   }
-  const ownerKey = principalKey({ principalType: 'user', provider: owner.provider, providerId: owner.providerId });
-  const withoutOwner = entries.filter((entry) => principalKey(entry) !== ownerKey);
-  return [ownerEntry(owner), ...withoutOwner];
+  const pinned =
+    securityReviewer && securityReviewer.providerId !== owner.providerId ? [owner, securityReviewer] : [owner];
+  const pinnedKeys = new Set(
+    pinned.map((person) =>
+      principalKey({ principalType: 'user', provider: person.provider, providerId: person.providerId }),
+    ),
+  );
+  return [...pinned.map(ownerEntry), ...entries.filter((entry) => !pinnedKeys.has(principalKey(entry)))];
 }
 
 function accessRows(entries: AuthorizationEntryInput[]): Prisma.ThreatModelAccessCreateManyThreatModelInput[] {
@@ -284,6 +295,7 @@ export class ThreatModelService {
         authorization: next.authorization,
         metadata: next.metadata,
         owner: next.owner,
+        securityReviewer: next.securityReviewer,
       };
     });
   }
@@ -313,6 +325,8 @@ export class ThreatModelService {
       authorization?: AuthorizationEntryInput[];
       metadata?: MetadataEntryInput[];
       owner?: { principalType: string; provider: string; providerId: string };
+      /** undefined keeps the current reviewer; null unassigns. */
+      securityReviewer?: { principalType: string; provider: string; providerId: string } | null;
     },
   ): Promise<ThreatModelRecord> {
     const principal = requirePrincipal(this.ctx);
@@ -329,17 +343,28 @@ export class ThreatModelService {
         });
       }
       const next = compute(current);
-      const newOwner = next.owner ? await this.resolveNewOwner(tx, current, next.owner) : current.owner;
+      const newOwner = next.owner ? await this.resolveUser(tx, current.owner, next.owner, 'owner') : current.owner;
       const ownerChanged = newOwner.id !== current.ownerId;
+      const reviewer =
+        next.securityReviewer === undefined
+          ? current.securityReviewer
+          : next.securityReviewer === null
+            ? null
+            : await this.resolveUser(tx, current.securityReviewer, next.securityReviewer, 'securityReviewer');
+      const reviewerChanged = (reviewer?.id ?? null) !== current.securityReviewerId;
       const authorization = normaliseAuthorization(
         next.authorization ?? current.authorization.map((entry) => ({ ...entry })),
         newOwner,
+        reviewer,
       );
-      const authorizationChanged = ownerChanged || !sameAuthorization(current.authorization, authorization);
+      const authorizationChanged =
+        ownerChanged || reviewerChanged || !sameAuthorization(current.authorization, authorization);
       if (authorizationChanged && !can(principal, 'threat_model:share', current)) {
-        throw new AppError('INSUFFICIENT_PERMISSIONS', 'Only owners can change the owner or the authorization list', {
-          context: { threat_model_id: id, required_role: 'owner' as Role },
-        });
+        throw new AppError(
+          'INSUFFICIENT_PERMISSIONS',
+          'Only owners can change the owner, the security reviewer or the authorization list',
+          { context: { threat_model_id: id, required_role: 'owner' as Role } },
+        );
       }
       const now = this.ctx.now();
       const updated = await tx.threatModel.update({
@@ -352,6 +377,7 @@ export class ThreatModelService {
           status: next.status,
           statusUpdated: next.status !== current.status ? now : undefined,
           ownerId: newOwner.id,
+          securityReviewerId: reviewer?.id ?? null,
           modifiedAt: now,
           version: { increment: 1 },
         },
@@ -373,22 +399,23 @@ export class ThreatModelService {
     });
   }
 
-  private async resolveNewOwner(
+  /** The user a principal in the patch names (owner, security reviewer); they must have signed in before. */
+  private async resolveUser(
     tx: Tx,
-    current: ThreatModelRecord,
-    owner: { principalType: string; provider: string; providerId: string },
+    current: ThreatModelRecord['owner'] | null,
+    person: { principalType: string; provider: string; providerId: string },
+    field: 'owner' | 'securityReviewer',
   ): Promise<ThreatModelRecord['owner']> {
-    if (owner.provider === current.owner.provider && owner.providerId === current.owner.providerId)
-      return current.owner;
+    if (current && person.provider === current.provider && person.providerId === current.providerId) return current;
     const user =
-      owner.principalType === 'user'
+      person.principalType === 'user'
         ? await tx.user.findFirst({
-            where: { provider: owner.provider, OR: [{ providerId: owner.providerId }, { email: owner.providerId }] },
+            where: { provider: person.provider, OR: [{ providerId: person.providerId }, { email: person.providerId }] },
           })
         : null;
     if (!user) {
-      throw new AppError('VALIDATION_FAILED', 'The new owner must be an existing user', {
-        context: { field_errors: [{ field: 'owner', error: 'unknown user' }] },
+      throw new AppError('VALIDATION_FAILED', `The ${field} must be an existing user`, {
+        context: { field_errors: [{ field, error: 'unknown user' }] },
       });
     }
     return user;
