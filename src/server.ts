@@ -134,6 +134,7 @@ export async function buildHttpApp(deps: AppDeps, options: { api: boolean }): Pr
   const app = Fastify({
     loggerInstance: deps.log.child({ module: 'http' }),
     bodyLimit: config.http.maxBodyBytes,
+    trustProxy: config.http.trustProxy,
     genReqId: (request) => {
       const header = request.headers['x-request-id'];
       return typeof header === 'string' && /^[\w-]{1,64}$/.test(header) ? header : randomUUID();

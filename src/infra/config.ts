@@ -49,6 +49,7 @@ const envSchema = z.object({
   TMI_OPERATOR_NAME: z.string().optional(),
   TMI_OPERATOR_CONTACT: z.string().optional(),
   TMI_GRAPHIQL: bool(true),
+  TMI_TRUST_PROXY: bool(false),
   TMI_PUBSUB_PREFIX: z.string().default('tmi'),
   TMI_JOBS_SCHEMA: z
     .string()
@@ -69,6 +70,8 @@ export interface Config {
     maxBodyBytes: number;
     graphiql: boolean;
     cookieSecure: boolean;
+    /** Behind a load balancer: take the client address and protocol from X-Forwarded-* headers. */
+    trustProxy: boolean;
   };
   database: { url: string | undefined; dataDir: string; embeddedPort: number };
   redis: { url: string | undefined; prefix: string };
@@ -113,6 +116,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       maxBodyBytes: env.TMI_MAX_BODY_BYTES,
       graphiql: env.TMI_GRAPHIQL,
       cookieSecure: env.TMI_COOKIE_SECURE || production,
+      trustProxy: env.TMI_TRUST_PROXY,
     },
     database: { url: env.DATABASE_URL, dataDir: env.TMI_DATA_DIR, embeddedPort: env.TMI_EMBEDDED_POSTGRES_PORT },
     redis: { url: env.REDIS_URL, prefix: env.TMI_PUBSUB_PREFIX },
