@@ -2,7 +2,7 @@ import { requirePrincipal, type ServiceContext } from '../../infra/context.js';
 import { AppError } from '../../infra/errors/registry.js';
 import { parseId } from './input.js';
 import { assertCan, type ThreatModelAction } from './policy.js';
-import { loadThreatModel } from './read.js';
+import { loadThreatModelAccess } from './read.js';
 
 export function threatModelNotFound(id: string): AppError {
   return new AppError('RESOURCE_NOT_FOUND', 'Threat model not found', {
@@ -21,7 +21,7 @@ export async function authorizeThreatModel(
 ): Promise<string> {
   const principal = requirePrincipal(ctx);
   const id = parseId(rawThreatModelId);
-  const threatModel = await loadThreatModel(ctx.db, id);
+  const threatModel = await loadThreatModelAccess(ctx.db, id);
   if (!threatModel) throw threatModelNotFound(id);
   assertCan(principal, action, threatModel);
   return id;

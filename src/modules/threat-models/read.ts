@@ -1,5 +1,6 @@
 import type { Document, Prisma } from '../../generated/prisma/client.js';
 import type { Database } from '../../infra/db.js';
+import type { AccessEntry, AccessSubject } from './policy.js';
 
 /** What every threat model read loads: the row, the people it names, its authorization and metadata. */
 export const threatModelInclude = {
@@ -153,5 +154,35 @@ export async function loadThreatModel(db: Database, id: string): Promise<ThreatM
     })),
     documents: (row.documents as DocumentJson[]).map(documentFromJson),
     _count: { documents: (row.documents as unknown[]).length },
+  };
+}
+
+const accessReadSql = `
+SELECT tm.id, tm.owner_id,
+       COALESCE((SELECT json_agg(json_build_array(a.principal_type, a.provider, a.provider_id, a.email, a.role))
+                 FROM threat_model_access a WHERE a.threat_model_id = tm.id), '[]') AS authorization
+FROM threat_models tm
+WHERE tm.id = $1`;
+
+/** Just what an authorization decision needs, for the children's endpoints: one small statement. */
+export async function loadThreatModelAccess(
+  db: Database,
+  id: string,
+): Promise<(AccessSubject & { id: string }) | undefined> {
+  const { rows } = await db.pool.query({ name: 'threat_model_access_read', text: accessReadSql, values: [id] });
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    id: row.id,
+    ownerId: row.owner_id,
+    authorization: (
+      row.authorization as [AccessEntry['principalType'], string, string, string | null, AccessEntry['role']][]
+    ).map(([principalType, provider, providerId, email, role]) => ({
+      principalType,
+      provider,
+      providerId,
+      email,
+      role,
+    })),
   };
 }
