@@ -5,6 +5,7 @@ import './principals.js';
 import './threat-models.js';
 import './metadata.js';
 import './documents.js';
+import './notes.js';
 import './me.js';
 
 export const schema = builder.toSchema();

@@ -4,7 +4,11 @@ import { MetadataEntryInput } from './principals.js';
 import { MetadataEntry } from './threat-models.js';
 
 const MetadataEntityType = builder.enumType('MetadataEntityType', {
-  values: { THREAT_MODEL: { value: 'threat_model' }, DOCUMENT: { value: 'document' } } as const,
+  values: {
+    THREAT_MODEL: { value: 'threat_model' },
+    DOCUMENT: { value: 'document' },
+    NOTE: { value: 'note' },
+  } as const,
 });
 
 const MetadataTargetInput = builder.inputType('MetadataTarget', {

@@ -65,13 +65,14 @@ export const ThreatModelRef = builder.prismaObject('ThreatModel', {
         (tm as ThreatModelRecord).documents ??
         ctx.service.db.prisma.document.findMany({ where: { threatModelId: tm.id }, orderBy: { alias: 'asc' } }),
     }),
-    // Threats, assets, notes, repositories and diagrams are not stored yet (they arrive with the
+    // Threats, assets, repositories and diagrams are not stored yet (they arrive with the
     // sub-resource issues), so every threat model has none of them.
     repoCount: t.int({ resolve: () => 0 }),
     diagramCount: t.int({ resolve: () => 0 }),
     threatCount: t.int({ resolve: () => 0 }),
     assetCount: t.int({ resolve: () => 0 }),
-    noteCount: t.int({ resolve: () => 0 }),
+    noteCount: t.int({ resolve: (tm) => tm._count.notes }),
+    notes: t.relatedConnection('notes', { cursor: 'id', totalCount: true, query: { orderBy: { alias: 'asc' } } }),
   }),
 });
 

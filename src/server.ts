@@ -6,7 +6,12 @@ import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { threatModelRoutes } from '../rest-compat/routes/threat-models.js';
 import { meRoutes } from '../rest-compat/routes/me.js';
-import { documentMetadataRoutes, threatModelMetadataRoutes } from '../rest-compat/routes/metadata.js';
+import {
+  documentMetadataRoutes,
+  noteMetadataRoutes,
+  threatModelMetadataRoutes,
+} from '../rest-compat/routes/metadata.js';
+import { noteRoutes } from '../rest-compat/routes/notes.js';
 import { documentRoutes } from '../rest-compat/routes/documents.js';
 import { registerOAuthRoutes } from '../rest-compat/routes/oauth.js';
 import { registerRestRoutes } from '../rest-compat/route-table.js';
@@ -193,6 +198,8 @@ export async function buildHttpApp(deps: AppDeps, options: { api: boolean }): Pr
     ...threatModelRoutes,
     ...threatModelMetadataRoutes,
     ...documentMetadataRoutes,
+    ...noteMetadataRoutes,
+    ...noteRoutes,
     ...documentRoutes,
   ]);
   const graphql = registerGraphQL(app, deps);

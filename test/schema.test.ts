@@ -5,7 +5,12 @@ import { errorRegistry } from '../src/infra/errors/registry.js';
 import { findOperation } from './helpers/openapi.js';
 import { threatModelRoutes } from '../rest-compat/routes/threat-models.js';
 import { meRoutes } from '../rest-compat/routes/me.js';
-import { documentMetadataRoutes, threatModelMetadataRoutes } from '../rest-compat/routes/metadata.js';
+import {
+  documentMetadataRoutes,
+  noteMetadataRoutes,
+  threatModelMetadataRoutes,
+} from '../rest-compat/routes/metadata.js';
+import { noteRoutes } from '../rest-compat/routes/notes.js';
 import { documentRoutes } from '../rest-compat/routes/documents.js';
 
 describe('generated artifacts and registries', () => {
@@ -29,6 +34,8 @@ describe('generated artifacts and registries', () => {
       ...meRoutes,
       ...threatModelMetadataRoutes,
       ...documentMetadataRoutes,
+      ...noteMetadataRoutes,
+      ...noteRoutes,
       ...documentRoutes,
     ]) {
       const concrete = route.path.replace(/\{[^}]+\}/g, '6f1d3b1e-8a5c-4c1a-9a55-0e6d1c2b3a40');

@@ -110,3 +110,9 @@ export const documentMetadataRoutes = metadataRoutes(
   z.object({ threat_model_id: z.string(), document_id: z.string() }),
   (params) => ({ threatModelId: params.threat_model_id, entityType: 'document', entityId: params.document_id }),
 );
+
+export const noteMetadataRoutes = metadataRoutes(
+  '/threat_models/{threat_model_id}/notes/{note_id}/metadata',
+  z.object({ threat_model_id: z.string(), note_id: z.string() }),
+  (params) => ({ threatModelId: params.threat_model_id, entityType: 'note', entityId: params.note_id }),
+);

@@ -10,7 +10,7 @@ import type { ThreatModelAction } from '../threat-models/policy.js';
 import { METADATA_BULK_LIMIT, metadataEntrySchema, metadataKeySchema, type MetadataEntryInput } from './input.js';
 
 /** The entities that carry metadata. */
-export type MetadataEntityType = 'threat_model' | 'document';
+export type MetadataEntityType = 'threat_model' | 'document' | 'note';
 
 /** Whose metadata: a threat model, or one of its children (named by `entityId`). */
 export interface MetadataTarget {
@@ -29,6 +29,8 @@ type Db = PrismaClient | Tx;
 
 /** Where each entity's metadata lives: one table per entity, the same operations on each. */
 interface MetadataStore {
+  /** For a child: whether it exists under the threat model. */
+  ownerExists?(db: Db, threatModelId: string, ownerId: string): Promise<boolean>;
   list(db: Db, ownerId: string, keys?: string[]): Promise<MetadataEntry[]>;
   create(tx: Tx, ownerId: string, entries: MetadataEntryInput[]): Promise<MetadataEntry[]>;
   update(tx: Tx, id: string, value: string): Promise<MetadataEntry>;
@@ -50,6 +52,7 @@ const stores: Record<MetadataEntityType, MetadataStore> = {
     },
   },
   document: {
+    ownerExists: async (db, threatModelId, id) => (await db.document.count({ where: { id, threatModelId } })) > 0,
     list: (db, documentId, keys) =>
       db.documentMetadata.findMany({ where: { documentId, ...keyFilter(keys) }, ...byKey }),
     create: (tx, documentId, entries) =>
@@ -57,6 +60,16 @@ const stores: Record<MetadataEntityType, MetadataStore> = {
     update: (tx, id, value) => tx.documentMetadata.update({ where: { id }, data: { value } }),
     remove: async (tx, ids) => {
       await tx.documentMetadata.deleteMany({ where: { id: { in: ids } } });
+    },
+  },
+  note: {
+    ownerExists: async (db, threatModelId, id) => (await db.note.count({ where: { id, threatModelId } })) > 0,
+    list: (db, noteId, keys) => db.noteMetadata.findMany({ where: { noteId, ...keyFilter(keys) }, ...byKey }),
+    create: (tx, noteId, entries) =>
+      tx.noteMetadata.createManyAndReturn({ data: entries.map((entry) => ({ ...entry, noteId })) }),
+    update: (tx, id, value) => tx.noteMetadata.update({ where: { id }, data: { value } }),
+    remove: async (tx, ids) => {
+      await tx.noteMetadata.deleteMany({ where: { id: { in: ids } } });
     },
   },
 };
@@ -210,9 +223,8 @@ export class MetadataService {
       return { threatModelId, entityType: 'threat_model', entityId: threatModelId, store };
     }
     const entityId = parseId(target.entityId ?? '', `${target.entityType}_id`);
-    const exists = await this.ctx.db.prisma.document.count({ where: { id: entityId, threatModelId } });
-    if (exists === 0) {
-      throw new AppError('RESOURCE_NOT_FOUND', 'Document not found', {
+    if (!(await store.ownerExists?.(this.ctx.db.prisma, threatModelId, entityId))) {
+      throw new AppError('RESOURCE_NOT_FOUND', `The ${target.entityType} does not exist in this threat model`, {
         context: { resource_type: target.entityType, resource_id: entityId },
       });
     }

@@ -9,7 +9,7 @@ export const threatModelInclude = {
   securityReviewer: true,
   authorization: { orderBy: { position: 'asc' } },
   metadata: { orderBy: { key: 'asc' } },
-  _count: { select: { documents: true } },
+  _count: { select: { documents: true, notes: true } },
 } as const satisfies Prisma.ThreatModelInclude;
 
 /** Lists carry counts of the children; the point read also carries the children themselves. */
@@ -91,7 +91,8 @@ SELECT tm.id, tm.alias, tm.name, tm.description, tm.threat_model_framework, tm.i
        COALESCE((SELECT json_agg(json_build_array(m.id, m.key, m.value) ORDER BY m.key)
                  FROM threat_model_metadata m WHERE m.threat_model_id = tm.id), '[]') AS metadata,
        COALESCE((SELECT json_agg(to_json(d) ORDER BY d.alias)
-                 FROM documents d WHERE d.threat_model_id = tm.id), '[]') AS documents
+                 FROM documents d WHERE d.threat_model_id = tm.id), '[]') AS documents,
+       (SELECT count(*)::int FROM notes n WHERE n.threat_model_id = tm.id) AS note_count
 FROM threat_models tm
 JOIN users o ON o.id = tm.owner_id
 JOIN users c ON c.id = tm.created_by_id
@@ -153,7 +154,7 @@ export async function loadThreatModel(db: Database, id: string): Promise<ThreatM
       value,
     })),
     documents: (row.documents as DocumentJson[]).map(documentFromJson),
-    _count: { documents: (row.documents as unknown[]).length },
+    _count: { documents: (row.documents as unknown[]).length, notes: row.note_count as number },
   };
 }
 
