@@ -8,6 +8,7 @@ import {
 } from '../src/modules/threat-models/service.js';
 import { builder } from './builder.js';
 import { DocumentRef } from './document-types.js';
+import { NoteRef } from './note-types.js';
 import { AuthorizationEntryInput, MetadataEntryInput, PrincipalTypeEnum, RoleEnum, UserRef } from './principals.js';
 
 const AuthorizationEntry = builder.prismaObject('ThreatModelAccess', {
@@ -72,6 +73,13 @@ export const ThreatModelRef = builder.prismaObject('ThreatModel', {
     threatCount: t.int({ resolve: () => 0 }),
     assetCount: t.int({ resolve: () => 0 }),
     noteCount: t.int({ resolve: (tm) => tm._count.notes }),
+    noteList: t.field({
+      type: [NoteRef],
+      description: "All notes, as TMI's full representation lists them (the point read loads them)",
+      resolve: (tm, _args, ctx) =>
+        (tm as ThreatModelRecord).notes ??
+        ctx.service.db.prisma.note.findMany({ where: { threatModelId: tm.id }, orderBy: { alias: 'asc' } }),
+    }),
     notes: t.relatedConnection('notes', { cursor: 'id', totalCount: true, query: { orderBy: { alias: 'asc' } } }),
   }),
 });

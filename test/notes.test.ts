@@ -52,6 +52,12 @@ describe('notes', () => {
     expect(list.body.notes.map((note: { name: string }) => note.name)).toEqual(['Review', 'Second']);
     expect(list.body.notes[0].content).toBeUndefined();
 
+    const full = await rest.get(`/threat_models/${tm}`);
+    expect(full.body.notes.map((note: { name: string; content: string }) => [note.name, note.content])).toEqual([
+      ['Review', '# Findings\n- input validation'],
+      ['Second', 'more'],
+    ]);
+
     const id = created.body.id;
     const replaced = await rest.put(`/threat_models/${tm}/notes/${id}`, { name: 'Review v2', content: 'rewritten' });
     expect(replaced.body).toMatchObject({ name: 'Review v2', content: 'rewritten' });

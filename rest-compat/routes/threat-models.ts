@@ -79,8 +79,8 @@ export const threatModelRoutes = [
     variables: ({ params }) => ({ id: params.threat_model_id }),
     // TMI's full representation lists the children under their plain names.
     present: (threatModel) => {
-      const { document_list: documents, ...rest } = threatModel as { document_list: unknown[] };
-      return { ...rest, documents };
+      const { document_list: documents, note_list: notes, ...rest } = threatModel as Record<string, unknown>;
+      return { ...rest, documents, notes };
     },
     status: 200,
   }),

@@ -1,4 +1,4 @@
-import type { Document, Prisma } from '../../generated/prisma/client.js';
+import type { Document, Note, Prisma } from '../../generated/prisma/client.js';
 import type { Database } from '../../infra/db.js';
 import type { AccessEntry, AccessSubject } from './policy.js';
 
@@ -15,6 +15,7 @@ export const threatModelInclude = {
 /** Lists carry counts of the children; the point read also carries the children themselves. */
 export type ThreatModelRecord = Prisma.ThreatModelGetPayload<{ include: typeof threatModelInclude }> & {
   documents?: Document[];
+  notes?: Note[];
 };
 
 type UserRecord = ThreatModelRecord['owner'];
@@ -79,6 +80,34 @@ function documentFromJson(json: DocumentJson): Document {
   };
 }
 
+interface NoteJson {
+  id: string;
+  threat_model_id: string;
+  alias: number;
+  name: string;
+  content: string;
+  description: string | null;
+  include_in_report: boolean;
+  timmy_enabled: boolean;
+  created_at: string;
+  modified_at: string;
+}
+
+function noteFromJson(json: NoteJson): Note {
+  return {
+    id: json.id,
+    threatModelId: json.threat_model_id,
+    alias: json.alias,
+    name: json.name,
+    content: json.content,
+    description: json.description,
+    includeInReport: json.include_in_report,
+    timmyEnabled: json.timmy_enabled,
+    createdAt: new Date(json.created_at),
+    modifiedAt: new Date(json.modified_at),
+  };
+}
+
 // One statement, one round trip: the point read is the hottest path of the API.
 const pointReadSql = `
 SELECT tm.id, tm.alias, tm.name, tm.description, tm.threat_model_framework, tm.issue_uri, tm.status,
@@ -92,7 +121,8 @@ SELECT tm.id, tm.alias, tm.name, tm.description, tm.threat_model_framework, tm.i
                  FROM threat_model_metadata m WHERE m.threat_model_id = tm.id), '[]') AS metadata,
        COALESCE((SELECT json_agg(to_json(d) ORDER BY d.alias)
                  FROM documents d WHERE d.threat_model_id = tm.id), '[]') AS documents,
-       (SELECT count(*)::int FROM notes n WHERE n.threat_model_id = tm.id) AS note_count
+       COALESCE((SELECT json_agg(to_json(n) ORDER BY n.alias)
+                 FROM notes n WHERE n.threat_model_id = tm.id), '[]') AS notes
 FROM threat_models tm
 JOIN users o ON o.id = tm.owner_id
 JOIN users c ON c.id = tm.created_by_id
@@ -154,7 +184,8 @@ export async function loadThreatModel(db: Database, id: string): Promise<ThreatM
       value,
     })),
     documents: (row.documents as DocumentJson[]).map(documentFromJson),
-    _count: { documents: (row.documents as unknown[]).length, notes: row.note_count as number },
+    notes: (row.notes as NoteJson[]).map(noteFromJson),
+    _count: { documents: (row.documents as unknown[]).length, notes: (row.notes as unknown[]).length },
   };
 }
 
