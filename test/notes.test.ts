@@ -102,6 +102,14 @@ describe('notes', () => {
     });
     expect(created.status).toBe(201);
     expect(created.body.content).toBe('<table><tr><td>cell</td></tr></table><a>link</a><b>bold</b>');
+
+    // Markdown around the HTML survives as written.
+    const markdown = '> quoted & kept\n\n**a** > b\n\n<em>fine</em> <img src="x" onerror="steal()">';
+    const kept = await restClient(server.baseUrl, owner.token).post(`/threat_models/${tm}/notes`, {
+      name: 'Markdown',
+      content: markdown,
+    });
+    expect(kept.body.content).toBe('> quoted & kept\n\n**a** > b\n\n<em>fine</em> <img src="x" />');
   });
 
   it('readers read, writers write, strangers nothing; bad input changes nothing', async () => {

@@ -59,7 +59,10 @@ export function sanitizeNoteContent(content: string): string {
       ...Object.fromEntries(svgTags.map((tag) => [tag, svgAttributes])),
     },
     allowedSchemes: ['http', 'https', 'mailto'],
-    parser: { lowerCaseAttributeNames: true },
+    // Keep the markdown around the HTML as written: the sanitiser escapes every text node, but a `>`
+    // (blockquotes) or a bare `&` in text cannot start markup, so they are given back; `<` stays escaped.
+    parser: { lowerCaseAttributeNames: true, decodeEntities: false },
+    textFilter: (text) => text.replace(/&gt;/g, '>').replace(/&amp;/g, '&'),
   });
 }
 
