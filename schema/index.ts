@@ -6,6 +6,7 @@ import './threat-models.js';
 import './metadata.js';
 import './documents.js';
 import './notes.js';
+import './repositories.js';
 import './me.js';
 
 export const schema = builder.toSchema();

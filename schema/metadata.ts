@@ -7,6 +7,7 @@ const MetadataEntityType = builder.enumType('MetadataEntityType', {
   values: {
     THREAT_MODEL: { value: 'threat_model' },
     DOCUMENT: { value: 'document' },
+    REPOSITORY: { value: 'repository' },
     NOTE: { value: 'note' },
   } as const,
 });

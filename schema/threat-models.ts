@@ -9,6 +9,7 @@ import {
 import { builder } from './builder.js';
 import { DocumentRef } from './document-types.js';
 import { NoteRef } from './note-types.js';
+import { RepositoryRef } from './repository-types.js';
 import { AuthorizationEntryInput, MetadataEntryInput, PrincipalTypeEnum, RoleEnum, UserRef } from './principals.js';
 
 const AuthorizationEntry = builder.prismaObject('ThreatModelAccess', {
@@ -66,9 +67,21 @@ export const ThreatModelRef = builder.prismaObject('ThreatModel', {
         (tm as ThreatModelRecord).documents ??
         ctx.service.db.prisma.document.findMany({ where: { threatModelId: tm.id }, orderBy: { alias: 'asc' } }),
     }),
-    // Threats, assets, repositories and diagrams are not stored yet (they arrive with the
-    // sub-resource issues), so every threat model has none of them.
-    repoCount: t.int({ resolve: () => 0 }),
+    repoCount: t.int({ resolve: (tm) => tm._count.repositories }),
+    repositoryList: t.field({
+      type: [RepositoryRef],
+      description: "All repositories, as TMI's full representation lists them (the point read loads them)",
+      resolve: (tm, _args, ctx) =>
+        (tm as ThreatModelRecord).repositories ??
+        ctx.service.db.prisma.repository.findMany({ where: { threatModelId: tm.id }, orderBy: { alias: 'asc' } }),
+    }),
+    repositories: t.relatedConnection('repositories', {
+      cursor: 'id',
+      totalCount: true,
+      query: { orderBy: { alias: 'asc' } },
+    }),
+    // Threats, assets and diagrams are not stored yet (they arrive with the sub-resource issues),
+    // so every threat model has none of them.
     diagramCount: t.int({ resolve: () => 0 }),
     threatCount: t.int({ resolve: () => 0 }),
     assetCount: t.int({ resolve: () => 0 }),

@@ -9,8 +9,10 @@ import { meRoutes } from '../rest-compat/routes/me.js';
 import {
   documentMetadataRoutes,
   noteMetadataRoutes,
+  repositoryMetadataRoutes,
   threatModelMetadataRoutes,
 } from '../rest-compat/routes/metadata.js';
+import { repositoryRoutes } from '../rest-compat/routes/repositories.js';
 import { noteRoutes } from '../rest-compat/routes/notes.js';
 import { documentRoutes } from '../rest-compat/routes/documents.js';
 import { registerOAuthRoutes } from '../rest-compat/routes/oauth.js';
@@ -200,6 +202,8 @@ export async function buildHttpApp(deps: AppDeps, options: { api: boolean }): Pr
     ...documentMetadataRoutes,
     ...noteMetadataRoutes,
     ...noteRoutes,
+    ...repositoryMetadataRoutes,
+    ...repositoryRoutes,
     ...documentRoutes,
   ]);
   const graphql = registerGraphQL(app, deps);

@@ -8,8 +8,10 @@ import { meRoutes } from '../rest-compat/routes/me.js';
 import {
   documentMetadataRoutes,
   noteMetadataRoutes,
+  repositoryMetadataRoutes,
   threatModelMetadataRoutes,
 } from '../rest-compat/routes/metadata.js';
+import { repositoryRoutes } from '../rest-compat/routes/repositories.js';
 import { noteRoutes } from '../rest-compat/routes/notes.js';
 import { documentRoutes } from '../rest-compat/routes/documents.js';
 
@@ -36,6 +38,8 @@ describe('generated artifacts and registries', () => {
       ...documentMetadataRoutes,
       ...noteMetadataRoutes,
       ...noteRoutes,
+      ...repositoryMetadataRoutes,
+      ...repositoryRoutes,
       ...documentRoutes,
     ]) {
       const concrete = route.path.replace(/\{[^}]+\}/g, '6f1d3b1e-8a5c-4c1a-9a55-0e6d1c2b3a40');

@@ -116,3 +116,9 @@ export const noteMetadataRoutes = metadataRoutes(
   z.object({ threat_model_id: z.string(), note_id: z.string() }),
   (params) => ({ threatModelId: params.threat_model_id, entityType: 'note', entityId: params.note_id }),
 );
+
+export const repositoryMetadataRoutes = metadataRoutes(
+  '/threat_models/{threat_model_id}/repositories/{repository_id}/metadata',
+  z.object({ threat_model_id: z.string(), repository_id: z.string() }),
+  (params) => ({ threatModelId: params.threat_model_id, entityType: 'repository', entityId: params.repository_id }),
+);

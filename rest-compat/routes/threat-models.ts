@@ -79,8 +79,13 @@ export const threatModelRoutes = [
     variables: ({ params }) => ({ id: params.threat_model_id }),
     // TMI's full representation lists the children under their plain names.
     present: (threatModel) => {
-      const { document_list: documents, note_list: notes, ...rest } = threatModel as Record<string, unknown>;
-      return { ...rest, documents, notes };
+      const {
+        document_list: documents,
+        note_list: notes,
+        repository_list: repositories,
+        ...rest
+      } = threatModel as Record<string, unknown>;
+      return { ...rest, documents, notes, repositories };
     },
     status: 200,
   }),

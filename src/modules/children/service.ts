@@ -37,7 +37,7 @@ export interface ChildDelegate<Row> {
 
 /** Everything that differs between kinds of children: a table, its fields and its rules. */
 export interface ChildKind<Row extends ChildRow, Fields extends object> {
-  resource: Extract<EventResource, 'document' | 'note'>;
+  resource: Extract<EventResource, 'document' | 'note' | 'repository'>;
   label: string;
   /** The table, for the row lock (a constant, never input). */
   table: string;
@@ -50,7 +50,7 @@ export interface ChildKind<Row extends ChildRow, Fields extends object> {
   /** The writable fields a JSON Patch may change. */
   patchable: z.ZodObject;
   /** The client-visible document: what JSON Patch applies to and what events carry. */
-  document(row: Row): Record<string, string | number | boolean | null>;
+  document(row: Row): Record<string, unknown>;
   bulkLimit: number;
 }
 

@@ -10,7 +10,7 @@ import type { ThreatModelAction } from '../threat-models/policy.js';
 import { METADATA_BULK_LIMIT, metadataEntrySchema, metadataKeySchema, type MetadataEntryInput } from './input.js';
 
 /** The entities that carry metadata. */
-export type MetadataEntityType = 'threat_model' | 'document' | 'note';
+export type MetadataEntityType = 'threat_model' | 'document' | 'note' | 'repository';
 
 /** Whose metadata: a threat model, or one of its children (named by `entityId`). */
 export interface MetadataTarget {
@@ -60,6 +60,17 @@ const stores: Record<MetadataEntityType, MetadataStore> = {
     update: (tx, id, value) => tx.documentMetadata.update({ where: { id }, data: { value } }),
     remove: async (tx, ids) => {
       await tx.documentMetadata.deleteMany({ where: { id: { in: ids } } });
+    },
+  },
+  repository: {
+    ownerExists: async (db, threatModelId, id) => (await db.repository.count({ where: { id, threatModelId } })) > 0,
+    list: (db, repositoryId, keys) =>
+      db.repositoryMetadata.findMany({ where: { repositoryId, ...keyFilter(keys) }, ...byKey }),
+    create: (tx, repositoryId, entries) =>
+      tx.repositoryMetadata.createManyAndReturn({ data: entries.map((entry) => ({ ...entry, repositoryId })) }),
+    update: (tx, id, value) => tx.repositoryMetadata.update({ where: { id }, data: { value } }),
+    remove: async (tx, ids) => {
+      await tx.repositoryMetadata.deleteMany({ where: { id: { in: ids } } });
     },
   },
   note: {

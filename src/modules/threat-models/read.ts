@@ -1,4 +1,4 @@
-import type { Document, Note, Prisma } from '../../generated/prisma/client.js';
+import type { Document, Note, Prisma, Repository } from '../../generated/prisma/client.js';
 import type { Database } from '../../infra/db.js';
 import type { AccessEntry, AccessSubject } from './policy.js';
 
@@ -9,13 +9,14 @@ export const threatModelInclude = {
   securityReviewer: true,
   authorization: { orderBy: { position: 'asc' } },
   metadata: { orderBy: { key: 'asc' } },
-  _count: { select: { documents: true, notes: true } },
+  _count: { select: { documents: true, notes: true, repositories: true } },
 } as const satisfies Prisma.ThreatModelInclude;
 
 /** Lists carry counts of the children; the point read also carries the children themselves. */
 export type ThreatModelRecord = Prisma.ThreatModelGetPayload<{ include: typeof threatModelInclude }> & {
   documents?: Document[];
   notes?: Note[];
+  repositories?: Repository[];
 };
 
 type UserRecord = ThreatModelRecord['owner'];
@@ -108,6 +109,38 @@ function noteFromJson(json: NoteJson): Note {
   };
 }
 
+interface RepositoryJson {
+  id: string;
+  threat_model_id: string;
+  alias: number;
+  name: string | null;
+  description: string | null;
+  type: string | null;
+  parameters: Prisma.JsonValue;
+  uri: string;
+  include_in_report: boolean;
+  timmy_enabled: boolean;
+  created_at: string;
+  modified_at: string;
+}
+
+function repositoryFromJson(json: RepositoryJson): Repository {
+  return {
+    id: json.id,
+    threatModelId: json.threat_model_id,
+    alias: json.alias,
+    name: json.name,
+    description: json.description,
+    type: json.type,
+    parameters: json.parameters,
+    uri: json.uri,
+    includeInReport: json.include_in_report,
+    timmyEnabled: json.timmy_enabled,
+    createdAt: new Date(json.created_at),
+    modifiedAt: new Date(json.modified_at),
+  };
+}
+
 // One statement, one round trip: the point read is the hottest path of the API.
 const pointReadSql = `
 SELECT tm.id, tm.alias, tm.name, tm.description, tm.threat_model_framework, tm.issue_uri, tm.status,
@@ -122,7 +155,9 @@ SELECT tm.id, tm.alias, tm.name, tm.description, tm.threat_model_framework, tm.i
        COALESCE((SELECT json_agg(to_json(d) ORDER BY d.alias)
                  FROM documents d WHERE d.threat_model_id = tm.id), '[]') AS documents,
        COALESCE((SELECT json_agg(to_json(n) ORDER BY n.alias)
-                 FROM notes n WHERE n.threat_model_id = tm.id), '[]') AS notes
+                 FROM notes n WHERE n.threat_model_id = tm.id), '[]') AS notes,
+       COALESCE((SELECT json_agg(to_json(r) ORDER BY r.alias)
+                 FROM repositories r WHERE r.threat_model_id = tm.id), '[]') AS repositories
 FROM threat_models tm
 JOIN users o ON o.id = tm.owner_id
 JOIN users c ON c.id = tm.created_by_id
@@ -185,7 +220,12 @@ export async function loadThreatModel(db: Database, id: string): Promise<ThreatM
     })),
     documents: (row.documents as DocumentJson[]).map(documentFromJson),
     notes: (row.notes as NoteJson[]).map(noteFromJson),
-    _count: { documents: (row.documents as unknown[]).length, notes: (row.notes as unknown[]).length },
+    repositories: (row.repositories as RepositoryJson[]).map(repositoryFromJson),
+    _count: {
+      documents: (row.documents as unknown[]).length,
+      notes: (row.notes as unknown[]).length,
+      repositories: (row.repositories as unknown[]).length,
+    },
   };
 }
 
