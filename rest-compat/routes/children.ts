@@ -1,0 +1,134 @@
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import type { DocumentNode } from 'graphql';
+import { z } from 'zod';
+import { bodyArray, bodyObject, expectedVersion, jsonPatchOperations } from '../body.js';
+import { defineRoute, type RestInput, type RestRoute } from '../route-table.js';
+
+/** Any typed document: the route table runs it untyped, as every entry of the table does. */
+type Doc = DocumentNode;
+const untyped = (document: Doc) => document as TypedDocumentNode<unknown, unknown>;
+
+/** The GraphQL documents serving one kind of child, and what TMI's contract says about it. */
+export interface ChildRoutesSpec {
+  /** The path segment under a threat model, e.g. `documents`; also the list envelope's key. */
+  collection: string;
+  /** The id parameter's name, e.g. `document_id`. */
+  idParam: string;
+  documents: { list: Doc; get: Doc; create: Doc; update: Doc; patch: Doc; delete: Doc };
+  /** Bulk create (POST …/bulk) and bulk update (PUT …/bulk) with their success statuses. */
+  bulk?: { create: Doc; update: Doc; updateStatus: number };
+  /** Whether PUT and PATCH take an optimistic-locking version (If-Match or body `version`). */
+  versioned: boolean;
+}
+
+const threatModelParams = z.object({ threat_model_id: z.string() });
+const noQuery = z.object({}).passthrough();
+const page = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  offset: z.coerce.number().int().min(0).max(1_000_000_000).default(0),
+});
+const json = ['application/json'];
+
+/** TMI's endpoints for one kind of child of a threat model, each mapped onto its GraphQL document. */
+export function childRoutes(spec: ChildRoutesSpec): RestRoute[] {
+  const base = `/threat_models/{threat_model_id}/${spec.collection}`;
+  const itemParams = threatModelParams.extend({ [spec.idParam]: z.string() }) as unknown as z.ZodType<
+    { threat_model_id: string } & Record<string, string>
+  >;
+  const ids = (params: { threat_model_id: string } & Record<string, string>) => ({
+    threatModelId: params.threat_model_id,
+    id: params[spec.idParam]!,
+  });
+  const version = (input: RestInput<unknown, unknown>) =>
+    spec.versioned ? { expectedVersion: expectedVersion(input) } : {};
+  const routes: RestRoute[] = [
+    defineRoute({
+      method: 'GET',
+      path: base,
+      document: untyped(spec.documents.list),
+      params: threatModelParams,
+      query: page,
+      variables: ({ params, query }) => ({
+        threatModelId: params.threat_model_id,
+        limit: query.limit,
+        offset: query.offset,
+      }),
+      present: (result) => {
+        const { items, ...rest } = result as { items: unknown[] };
+        return { [spec.collection]: items, ...rest };
+      },
+      status: 200,
+    }),
+    defineRoute({
+      method: 'POST',
+      path: base,
+      document: untyped(spec.documents.create),
+      params: threatModelParams,
+      query: noQuery,
+      bodyTypes: json,
+      variables: ({ params, body }) => ({ threatModelId: params.threat_model_id, input: bodyObject(body) }),
+      status: 201,
+    }),
+    defineRoute({
+      method: 'GET',
+      path: `${base}/{${spec.idParam}}`,
+      document: untyped(spec.documents.get),
+      params: itemParams,
+      query: noQuery,
+      variables: ({ params }) => ids(params),
+      status: 200,
+    }),
+    defineRoute({
+      method: 'PUT',
+      path: `${base}/{${spec.idParam}}`,
+      document: untyped(spec.documents.update),
+      params: itemParams,
+      query: noQuery,
+      bodyTypes: json,
+      variables: (input) => {
+        const { version: _version, ...fields } = bodyObject(input.body);
+        return { ...ids(input.params), input: spec.versioned ? fields : bodyObject(input.body), ...version(input) };
+      },
+      status: 200,
+    }),
+    defineRoute({
+      method: 'PATCH',
+      path: `${base}/{${spec.idParam}}`,
+      document: untyped(spec.documents.patch),
+      params: itemParams,
+      query: noQuery,
+      bodyTypes: ['application/json-patch+json', 'application/json'],
+      variables: (input) => ({ ...ids(input.params), operations: jsonPatchOperations(input.body), ...version(input) }),
+      status: 200,
+    }),
+    defineRoute({
+      method: 'DELETE',
+      path: `${base}/{${spec.idParam}}`,
+      document: untyped(spec.documents.delete),
+      params: itemParams,
+      query: noQuery,
+      variables: ({ params }) => ids(params),
+      status: 204,
+    }),
+  ];
+  if (spec.bulk) {
+    for (const [method, document, status] of [
+      ['POST', spec.bulk.create, 201],
+      ['PUT', spec.bulk.update, spec.bulk.updateStatus],
+    ] as const) {
+      routes.push(
+        defineRoute({
+          method,
+          path: `${base}/bulk`,
+          document: untyped(document),
+          params: threatModelParams,
+          query: noQuery,
+          bodyTypes: json,
+          variables: ({ params, body }) => ({ threatModelId: params.threat_model_id, inputs: bodyArray(body) }),
+          status,
+        }),
+      );
+    }
+  }
+  return routes;
+}
