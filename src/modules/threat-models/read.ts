@@ -21,124 +21,19 @@ export type ThreatModelRecord = Prisma.ThreatModelGetPayload<{ include: typeof t
 
 type UserRecord = ThreatModelRecord['owner'];
 
-interface UserJson {
-  id: string;
-  provider: string;
-  provider_id: string;
-  email: string;
-  name: string;
-  groups: string[];
-  is_admin: boolean;
-  is_security_reviewer: boolean;
-  created_at: string;
-  modified_at: string;
-  last_login_at: string | null;
-}
+const snakeToCamel = (key: string) => key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
-function userFromJson(json: UserJson): UserRecord {
-  return {
-    id: json.id,
-    provider: json.provider,
-    providerId: json.provider_id,
-    email: json.email,
-    name: json.name,
-    groups: json.groups,
-    isAdmin: json.is_admin,
-    isSecurityReviewer: json.is_security_reviewer,
-    createdAt: new Date(json.created_at),
-    modifiedAt: new Date(json.modified_at),
-    lastLoginAt: json.last_login_at ? new Date(json.last_login_at) : null,
-  };
-}
-
-interface DocumentJson {
-  id: string;
-  threat_model_id: string;
-  alias: number;
-  name: string;
-  description: string | null;
-  uri: string;
-  include_in_report: boolean;
-  timmy_enabled: boolean;
-  version: number;
-  created_at: string;
-  modified_at: string;
-}
-
-function documentFromJson(json: DocumentJson): Document {
-  return {
-    id: json.id,
-    threatModelId: json.threat_model_id,
-    alias: json.alias,
-    name: json.name,
-    description: json.description,
-    uri: json.uri,
-    includeInReport: json.include_in_report,
-    timmyEnabled: json.timmy_enabled,
-    version: json.version,
-    createdAt: new Date(json.created_at),
-    modifiedAt: new Date(json.modified_at),
-  };
-}
-
-interface NoteJson {
-  id: string;
-  threat_model_id: string;
-  alias: number;
-  name: string;
-  content: string;
-  description: string | null;
-  include_in_report: boolean;
-  timmy_enabled: boolean;
-  created_at: string;
-  modified_at: string;
-}
-
-function noteFromJson(json: NoteJson): Note {
-  return {
-    id: json.id,
-    threatModelId: json.threat_model_id,
-    alias: json.alias,
-    name: json.name,
-    content: json.content,
-    description: json.description,
-    includeInReport: json.include_in_report,
-    timmyEnabled: json.timmy_enabled,
-    createdAt: new Date(json.created_at),
-    modifiedAt: new Date(json.modified_at),
-  };
-}
-
-interface RepositoryJson {
-  id: string;
-  threat_model_id: string;
-  alias: number;
-  name: string | null;
-  description: string | null;
-  type: string | null;
-  parameters: Prisma.JsonValue;
-  uri: string;
-  include_in_report: boolean;
-  timmy_enabled: boolean;
-  created_at: string;
-  modified_at: string;
-}
-
-function repositoryFromJson(json: RepositoryJson): Repository {
-  return {
-    id: json.id,
-    threatModelId: json.threat_model_id,
-    alias: json.alias,
-    name: json.name,
-    description: json.description,
-    type: json.type,
-    parameters: json.parameters,
-    uri: json.uri,
-    includeInReport: json.include_in_report,
-    timmyEnabled: json.timmy_enabled,
-    createdAt: new Date(json.created_at),
-    modifiedAt: new Date(json.modified_at),
-  };
+/**
+ * A row as `to_json` renders it (snake_case columns, ISO timestamps in `*_at` columns) back into the
+ * shape Prisma returns, so the GraphQL types and services see the same objects from either read.
+ */
+function fromJsonRow<T>(json: Record<string, unknown>): T {
+  return Object.fromEntries(
+    Object.entries(json).map(([key, value]) => [
+      snakeToCamel(key),
+      key.endsWith('_at') && typeof value === 'string' ? new Date(value) : value,
+    ]),
+  ) as T;
 }
 
 // One statement, one round trip: the point read is the hottest path of the API.
@@ -196,9 +91,9 @@ export async function loadThreatModel(db: Database, id: string): Promise<ThreatM
     securityReviewerId: row.security_reviewer_id,
     createdAt: row.created_at,
     modifiedAt: row.modified_at,
-    owner: userFromJson(row.owner),
-    createdBy: userFromJson(row.created_by),
-    securityReviewer: row.security_reviewer ? userFromJson(row.security_reviewer) : null,
+    owner: fromJsonRow<UserRecord>(row.owner),
+    createdBy: fromJsonRow<UserRecord>(row.created_by),
+    securityReviewer: row.security_reviewer ? fromJsonRow<UserRecord>(row.security_reviewer) : null,
     authorization: (row.authorization as AccessTuple[]).map(
       ([accessId, position, principalType, provider, providerId, displayName, email, role]) => ({
         id: accessId,
@@ -218,9 +113,9 @@ export async function loadThreatModel(db: Database, id: string): Promise<ThreatM
       key,
       value,
     })),
-    documents: (row.documents as DocumentJson[]).map(documentFromJson),
-    notes: (row.notes as NoteJson[]).map(noteFromJson),
-    repositories: (row.repositories as RepositoryJson[]).map(repositoryFromJson),
+    documents: (row.documents as Record<string, unknown>[]).map(fromJsonRow<Document>),
+    notes: (row.notes as Record<string, unknown>[]).map(fromJsonRow<Note>),
+    repositories: (row.repositories as Record<string, unknown>[]).map(fromJsonRow<Repository>),
     _count: {
       documents: (row.documents as unknown[]).length,
       notes: (row.notes as unknown[]).length,
