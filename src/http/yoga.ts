@@ -35,6 +35,12 @@ export function maskError(error: unknown, requestId: string, log?: Logger): Grap
   });
 }
 
+/** An error as clients see it: `extensions.http` is for the HTTP layer only, as Yoga treats it. */
+function withoutInternals(error: GraphQLError) {
+  const { http: _http, ...extensions } = error.extensions as Record<string, unknown>;
+  return { ...error.toJSON(), extensions };
+}
+
 interface FastifyServerContext {
   req: FastifyRequest;
   reply: FastifyReply;
@@ -103,10 +109,7 @@ async function executePlainJson(
   const body = JSON.stringify({
     ...(result.errors
       ? {
-          errors: result.errors.map((error) => {
-            const { http: _http, ...extensions } = (error.extensions ?? {}) as Record<string, unknown>;
-            return { ...error.toJSON(), extensions };
-          }),
+          errors: result.errors.map(withoutInternals),
         }
       : {}),
     ...('data' in result ? { data: result.data } : {}),
@@ -148,15 +151,11 @@ export function registerGraphQL(app: FastifyInstance, deps: AppDeps): { close: (
         // Authenticate before Yoga so a bad token is a 401, the same answer REST gives.
         principal = await principalFromRequest(deps.tokens, req);
       } catch (error) {
-        const mapped = toPublicError(error, req.id);
+        const masked = maskError(error, req.id, deps.log);
         return reply
-          .code(mapped.status)
+          .code(masked.extensions.status as number)
           .header('WWW-Authenticate', 'Bearer')
-          .send({
-            errors: [
-              { message: mapped.body.error_description, extensions: { code: mapped.code, status: mapped.status } },
-            ],
-          });
+          .send({ errors: [withoutInternals(masked)] });
       }
       const serverContext: FastifyServerContext = { req, reply, principal };
       const operation = plainJsonOperation(req);

@@ -28,9 +28,6 @@ export const documentInputSchema = z.strictObject({
 });
 export type DocumentInput = z.input<typeof documentInputSchema>;
 
-export const documentUpdateSchema = documentInputSchema.extend({ id: z.string() });
-export type DocumentUpdateInput = z.input<typeof documentUpdateSchema>;
-
 /** What a JSON Patch may change on a document. */
 export const documentPatchableSchema = z.strictObject({
   name,
