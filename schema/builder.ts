@@ -45,3 +45,6 @@ export const builder = new SchemaBuilder<{
 builder.queryType({});
 builder.mutationType({});
 builder.subscriptionType({});
+
+/** The builder's types, for helpers that declare fields outside a builder call (shared input fields). */
+export type AppSchemaTypes = typeof builder.$inferSchemaTypes;

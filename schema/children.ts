@@ -17,7 +17,19 @@ export interface ChildOperations {
   updateInput?: InputObjectRef<AnyTypes, { id: string | number } & object>;
   versioned: boolean;
   service: (ctx: ServiceContext) => ChildResourceService<ChildRow, object>;
+  /** The page query's filter input and whether it takes a `sort` (e.g. `severity:desc,name`). */
+  list?: { filter: InputObjectRef<AnyTypes, object>; sortDescription: string };
+  /** Bulk JSON Patch and bulk delete (`patch${plural}`, `delete${plural}`), where TMI has them. */
+  bulkPatchAndDelete?: boolean;
 }
+
+const BulkPatchItemInput = builder.inputType('BulkPatchItemInput', {
+  description: 'JSON Patch operations for one item of a bulk patch, named by its id',
+  fields: (t) => ({
+    id: t.id({ required: true }),
+    operations: t.field({ type: [JsonPatchOperationInput], required: true }),
+  }),
+});
 
 /**
  * The queries and mutations every child of a threat model offers on the GraphQL face: one by id, an
@@ -53,11 +65,19 @@ export function addChildOperations(kind: ChildOperations): void {
         threatModelId: t.arg.id({ required: true }),
         limit: t.arg.int({ defaultValue: 20 }),
         offset: t.arg.int({ defaultValue: 0 }),
+        ...(kind.list
+          ? {
+              filter: t.arg({ type: kind.list.filter }),
+              sort: t.arg.string({ description: kind.list.sortDescription }),
+            }
+          : {}),
       },
-      resolve: (_root, args, ctx) =>
-        kind
+      resolve: (_root, args, ctx) => {
+        const { filter, sort } = args as { filter?: object | null; sort?: string | null };
+        return kind
           .service(ctx.service)
-          .list(String(args.threatModelId), { limit: args.limit ?? 20, offset: args.offset ?? 0 }),
+          .list(String(args.threatModelId), { limit: args.limit ?? 20, offset: args.offset ?? 0 }, { ...filter, sort });
+      },
     }),
   );
 
@@ -124,6 +144,34 @@ export function addChildOperations(kind: ChildOperations): void {
     }),
   );
 
+  if (kind.bulkPatchAndDelete) {
+    builder.mutationField(`patch${kind.plural}`, (t) =>
+      t.field({
+        type: [kind.ref],
+        description: 'Applies each item’s JSON Patch operations; all apply or none',
+        authScopes: { authenticated: true },
+        args: {
+          threatModelId: t.arg.id({ required: true }),
+          patches: t.arg({ type: [BulkPatchItemInput], required: true }),
+        },
+        resolve: (_root, args, ctx) =>
+          kind.service(ctx.service).patchMany(
+            String(args.threatModelId),
+            args.patches.map((patch) => ({ id: String(patch.id), operations: patch.operations })),
+          ),
+      }),
+    );
+    builder.mutationField(`delete${kind.plural}`, (t) =>
+      t.idList({
+        description: 'Deletes every listed item or none; returns the deleted ids',
+        authScopes: { authenticated: true },
+        args: { threatModelId: t.arg.id({ required: true }), ids: t.arg.idList({ required: true }) },
+        resolve: (_root, args, ctx) =>
+          kind.service(ctx.service).deleteMany(String(args.threatModelId), args.ids.map(String)),
+      }),
+    );
+  }
+
   const updateInput = kind.updateInput;
   if (!updateInput) return;
   builder.mutationField(`create${kind.plural}`, (t) =>
@@ -138,7 +186,7 @@ export function addChildOperations(kind: ChildOperations): void {
   builder.mutationField(`update${kind.plural}`, (t) =>
     t.field({
       type: [kind.ref],
-      description: 'Replaces every listed item (named by id) or none',
+      description: 'Replaces every listed item (named by id) or none; some kinds create the ids that do not exist',
       authScopes: { authenticated: true },
       args: { threatModelId: t.arg.id({ required: true }), inputs: t.arg({ type: [updateInput], required: true }) },
       resolve: (_root, args, ctx) =>

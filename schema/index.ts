@@ -7,6 +7,8 @@ import './metadata.js';
 import './documents.js';
 import './notes.js';
 import './repositories.js';
+import './threats.js';
+import './assets.js';
 import './me.js';
 
 export const schema = builder.toSchema();

@@ -1,7 +1,7 @@
 import { MetadataService, type MetadataTarget } from '../src/modules/metadata/service.js';
 import { builder } from './builder.js';
 import { MetadataEntryInput } from './principals.js';
-import { MetadataEntry } from './threat-models.js';
+import { MetadataEntry } from './principals.js';
 
 const MetadataEntityType = builder.enumType('MetadataEntityType', {
   values: {
@@ -9,6 +9,8 @@ const MetadataEntityType = builder.enumType('MetadataEntityType', {
     DOCUMENT: { value: 'document' },
     REPOSITORY: { value: 'repository' },
     NOTE: { value: 'note' },
+    THREAT: { value: 'threat' },
+    ASSET: { value: 'asset' },
   } as const,
 });
 

@@ -36,3 +36,10 @@ export const MetadataEntryInput = builder.inputType('MetadataEntryInput', {
     value: t.string({ required: true }),
   }),
 });
+
+export const MetadataEntry = builder.objectRef<{ key: string; value: string }>('MetadataEntry').implement({
+  fields: (t) => ({
+    key: t.exposeString('key'),
+    value: t.exposeString('value'),
+  }),
+});

@@ -10,7 +10,16 @@ import { builder } from './builder.js';
 import { DocumentRef } from './document-types.js';
 import { NoteRef } from './note-types.js';
 import { RepositoryRef } from './repository-types.js';
-import { AuthorizationEntryInput, MetadataEntryInput, PrincipalTypeEnum, RoleEnum, UserRef } from './principals.js';
+import {
+  AuthorizationEntryInput,
+  MetadataEntry,
+  MetadataEntryInput,
+  PrincipalTypeEnum,
+  RoleEnum,
+  UserRef,
+} from './principals.js';
+import { AssetRef } from './asset-types.js';
+import { ThreatRef } from './threat-types.js';
 
 const AuthorizationEntry = builder.prismaObject('ThreatModelAccess', {
   name: 'AuthorizationEntry',
@@ -21,13 +30,6 @@ const AuthorizationEntry = builder.prismaObject('ThreatModelAccess', {
     displayName: t.exposeString('displayName', { nullable: true }),
     email: t.exposeString('email', { nullable: true }),
     role: t.field({ type: RoleEnum, resolve: (entry) => entry.role }),
-  }),
-});
-
-export const MetadataEntry = builder.objectRef<{ key: string; value: string }>('MetadataEntry').implement({
-  fields: (t) => ({
-    key: t.exposeString('key'),
-    value: t.exposeString('value'),
   }),
 });
 
@@ -80,11 +82,34 @@ export const ThreatModelRef = builder.prismaObject('ThreatModel', {
       totalCount: true,
       query: { orderBy: { alias: 'asc' } },
     }),
-    // Threats, assets and diagrams are not stored yet (they arrive with the sub-resource issues),
-    // so every threat model has none of them.
+    // Diagrams are not stored yet (they arrive with the collaboration issue): every threat model has none.
     diagramCount: t.int({ resolve: () => 0 }),
-    threatCount: t.int({ resolve: () => 0 }),
-    assetCount: t.int({ resolve: () => 0 }),
+    threatCount: t.int({ resolve: (tm) => tm._count.threats }),
+    threatList: t.field({
+      type: [ThreatRef],
+      description: "All threats, as TMI's full representation lists them (the point read loads them)",
+      resolve: (tm, _args, ctx) =>
+        (tm as ThreatModelRecord).threats ??
+        ctx.service.db.prisma.threat.findMany({
+          where: { threatModelId: tm.id },
+          orderBy: { alias: 'asc' },
+          include: { metadata: { orderBy: { key: 'asc' } } },
+        }),
+    }),
+    threats: t.relatedConnection('threats', { cursor: 'id', totalCount: true, query: { orderBy: { alias: 'asc' } } }),
+    assetCount: t.int({ resolve: (tm) => tm._count.assets }),
+    assetList: t.field({
+      type: [AssetRef],
+      description: "All assets, as TMI's full representation lists them (the point read loads them)",
+      resolve: (tm, _args, ctx) =>
+        (tm as ThreatModelRecord).assets ??
+        ctx.service.db.prisma.asset.findMany({
+          where: { threatModelId: tm.id },
+          orderBy: { alias: 'asc' },
+          include: { metadata: { orderBy: { key: 'asc' } } },
+        }),
+    }),
+    assets: t.relatedConnection('assets', { cursor: 'id', totalCount: true, query: { orderBy: { alias: 'asc' } } }),
     noteCount: t.int({ resolve: (tm) => tm._count.notes }),
     noteList: t.field({
       type: [NoteRef],

@@ -10,9 +10,13 @@ import {
   documentMetadataRoutes,
   noteMetadataRoutes,
   repositoryMetadataRoutes,
+  threatMetadataRoutes,
+  assetMetadataRoutes,
   threatModelMetadataRoutes,
 } from '../rest-compat/routes/metadata.js';
 import { repositoryRoutes } from '../rest-compat/routes/repositories.js';
+import { threatRoutes } from '../rest-compat/routes/threats.js';
+import { assetRoutes } from '../rest-compat/routes/assets.js';
 import { noteRoutes } from '../rest-compat/routes/notes.js';
 import { documentRoutes } from '../rest-compat/routes/documents.js';
 import { registerOAuthRoutes } from '../rest-compat/routes/oauth.js';
@@ -204,6 +208,10 @@ export async function buildHttpApp(deps: AppDeps, options: { api: boolean }): Pr
     ...noteRoutes,
     ...repositoryMetadataRoutes,
     ...repositoryRoutes,
+    ...threatMetadataRoutes,
+    ...threatRoutes,
+    ...assetMetadataRoutes,
+    ...assetRoutes,
     ...documentRoutes,
   ]);
   const graphql = registerGraphQL(app, deps);

@@ -169,14 +169,19 @@ describe('documents over REST', () => {
     ]);
     const [elsewhere] = await addDocuments(other, 1);
     const afterUpdate = await stored(tm);
-    for (const id of [UNKNOWN, elsewhere.id]) {
-      expectError(await bulk('PUT', [doc('A3', { id: a.id }), doc('X', { id })]), 404);
-    }
+    // An id of another threat model's document is a conflict, never a takeover.
+    expectError(await bulk('PUT', [doc('A3', { id: a.id }), doc('X', { id: elsewhere.id })]), 409);
     expectError(await bulk('PUT', [doc('A3', { id: a.id }), doc('no id')]), 400);
     const mixed = twentyOne.map((d, i) => ({ ...d, id: i % 2 ? a.id : b.id }));
     expectError(await bulk('PUT', mixed), 400);
     expect(await stored(tm)).toEqual(afterUpdate);
     expect((await stored(other)).map((row) => [row.name, row.version])).toEqual([['Document 1', 1]]);
+
+    // PUT …/bulk is an upsert: a new id creates the document with that id.
+    const upserted = await bulk('PUT', [doc('A3', { id: a.id }), doc('New', { id: UNKNOWN })]);
+    expect(upserted.status).toBe(201);
+    expect(upserted.body[1]).toEqual({ ...fresh(doc('New'), 3), id: UNKNOWN });
+    expect(upserted.body[0]).toMatchObject({ id: a.id, name: 'A3', version: 3 });
   });
 
   it('optimistic locking: a stale If-Match, body version or expectedVersion is 409 and changes nothing', async () => {
@@ -343,8 +348,11 @@ describe('REST and GraphQL are one API', () => {
     const m1 = many[0].id;
     const updated = await gql(OP.updateMany, { tm, inputs: [doc('M1b', { id: m1 })] });
     expect(updated.data.updateDocuments).toMatchObject([{ id: m1, name: 'M1b', version: 2 }]);
-    const unknown = await gql(OP.updateMany, { tm, inputs: [doc('M1c', { id: m1 }), doc('?', { id: UNKNOWN })] });
-    expect(gqlError(unknown)).toMatchObject({ code: 'RESOURCE_NOT_FOUND', status: 404 });
+    const invalid = await gql(OP.updateMany, {
+      tm,
+      inputs: [doc('M1c', { id: m1 }), doc('?', { id: UNKNOWN, uri: 'not a uri' })],
+    });
+    expect(gqlError(invalid)).toMatchObject({ code: 'VALIDATION_FAILED', status: 400 });
     expect((await rest.get(`${docs(tm)}/${m1}`)).body).toEqual(asRest(updated.data.updateDocuments[0]));
 
     expect((await gql(OP.delete, { tm, id: g.id })).data).toEqual({ deleteDocument: g.id });

@@ -88,7 +88,14 @@ describe('threat models on both faces', () => {
     const again = await rest.get(`/threat_models/${created.body.id}`);
     expect(again.status).toBe(200);
     // The full representation also lists the children.
-    expect(again.body).toEqual({ ...created.body, documents: [], notes: [], repositories: [] });
+    expect(again.body).toEqual({
+      ...created.body,
+      threats: [],
+      assets: [],
+      documents: [],
+      notes: [],
+      repositories: [],
+    });
   });
 
   it('creates over GraphQL and lists over REST with TMI summaries', async () => {

@@ -1,6 +1,7 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import type { DocumentNode } from 'graphql';
 import { z } from 'zod';
+import { parseInput } from '../../src/infra/errors/validation.js';
 import { bodyArray, bodyObject, expectedVersion, jsonPatchOperations } from '../body.js';
 import { defineRoute, type RestInput, type RestRoute } from '../route-table.js';
 
@@ -17,13 +18,17 @@ export interface ChildRoutesSpec {
   documents: { list: Doc; get: Doc; create: Doc; update: Doc; patch: Doc; delete: Doc };
   /** Bulk create (POST …/bulk) and bulk update (PUT …/bulk) with their success statuses. */
   bulk?: { create: Doc; update: Doc; updateStatus: number };
+  /** Bulk JSON Patch (PATCH …/bulk, `{patches: [{id, operations}]}`) and bulk delete (DELETE …/bulk?{idsParam}=a,b). */
+  bulkPatchAndDelete?: { patch: Doc; delete: Doc; idsParam: string };
+  /** The list's query parameters beyond limit/offset, and the list document's variables they become. */
+  listFilter?: { query: z.ZodType<Record<string, unknown>>; variables(query: Record<string, unknown>): object };
   /** Whether PUT and PATCH take an optimistic-locking version (If-Match or body `version`). */
   versioned: boolean;
 }
 
 const threatModelParams = z.object({ threat_model_id: z.string() });
 const noQuery = z.object({}).passthrough();
-const page = z.object({
+export const page = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   offset: z.coerce.number().int().min(0).max(1_000_000_000).default(0),
 });
@@ -47,11 +52,12 @@ export function childRoutes(spec: ChildRoutesSpec): RestRoute[] {
       path: base,
       document: untyped(spec.documents.list),
       params: threatModelParams,
-      query: page,
+      query: spec.listFilter ? page.and(spec.listFilter.query) : page,
       variables: ({ params, query }) => ({
         threatModelId: params.threat_model_id,
         limit: query.limit,
         offset: query.offset,
+        ...spec.listFilter?.variables(query),
       }),
       present: (result) => {
         const { items, ...rest } = result as { items: unknown[] };
@@ -130,5 +136,48 @@ export function childRoutes(spec: ChildRoutesSpec): RestRoute[] {
       );
     }
   }
+  if (spec.bulkPatchAndDelete) {
+    const { idsParam } = spec.bulkPatchAndDelete;
+    routes.push(
+      defineRoute({
+        method: 'PATCH',
+        path: `${base}/bulk`,
+        document: untyped(spec.bulkPatchAndDelete.patch),
+        params: threatModelParams,
+        query: noQuery,
+        bodyTypes: ['application/json', 'application/json-patch+json'],
+        variables: ({ params, body }) => ({ threatModelId: params.threat_model_id, patches: bulkPatches(body) }),
+        status: 200,
+      }),
+      defineRoute({
+        method: 'DELETE',
+        path: `${base}/bulk`,
+        document: untyped(spec.bulkPatchAndDelete.delete),
+        params: threatModelParams,
+        query: z.object({ [idsParam]: commaSeparatedIds }) as unknown as z.ZodType<Record<string, string[]>>,
+        variables: ({ params, query }) => ({ threatModelId: params.threat_model_id, ids: query[idsParam] }),
+        present: (ids) => ({ deleted_count: (ids as string[]).length, deleted_ids: ids }),
+        status: 200,
+      }),
+    );
+  }
   return routes;
+}
+
+/** `a,b,c` (TMI's form style without explode), also accepted as a repeated parameter. */
+const commaSeparatedIds = z
+  .union([z.string(), z.array(z.string())])
+  .transform((value) =>
+    (Array.isArray(value) ? value : [value]).flatMap((part) => part.split(',')).map((id) => id.trim()),
+  )
+  .pipe(z.array(z.string().min(1)).min(1, 'name at least one id'));
+
+const bulkPatchBody = z.strictObject({
+  patches: z.array(z.strictObject({ id: z.string(), operations: z.unknown() })).min(1, 'must not be empty'),
+});
+
+/** `{patches: [{id, operations}]}`, each item's operations translated as a single PATCH's are. */
+function bulkPatches(body: unknown) {
+  const { patches } = parseInput(bulkPatchBody, body);
+  return patches.map((patch) => ({ id: patch.id, operations: jsonPatchOperations(patch.operations) }));
 }

@@ -122,3 +122,15 @@ export const repositoryMetadataRoutes = metadataRoutes(
   z.object({ threat_model_id: z.string(), repository_id: z.string() }),
   (params) => ({ threatModelId: params.threat_model_id, entityType: 'repository', entityId: params.repository_id }),
 );
+
+export const threatMetadataRoutes = metadataRoutes(
+  '/threat_models/{threat_model_id}/threats/{threat_id}/metadata',
+  z.object({ threat_model_id: z.string(), threat_id: z.string() }),
+  (params) => ({ threatModelId: params.threat_model_id, entityType: 'threat', entityId: params.threat_id }),
+);
+
+export const assetMetadataRoutes = metadataRoutes(
+  '/threat_models/{threat_model_id}/assets/{asset_id}/metadata',
+  z.object({ threat_model_id: z.string(), asset_id: z.string() }),
+  (params) => ({ threatModelId: params.threat_model_id, entityType: 'asset', entityId: params.asset_id }),
+);

@@ -83,9 +83,11 @@ export const threatModelRoutes = [
         document_list: documents,
         note_list: notes,
         repository_list: repositories,
+        threat_list: threats,
+        asset_list: assets,
         ...rest
       } = threatModel as Record<string, unknown>;
-      return { ...rest, documents, notes, repositories };
+      return { ...rest, documents, notes, repositories, threats, assets };
     },
     status: 200,
   }),

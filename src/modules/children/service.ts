@@ -5,6 +5,8 @@ import type { PrismaClient, Tx } from '../../infra/db.js';
 import { AppError } from '../../infra/errors/registry.js';
 import { parseInput } from '../../infra/errors/validation.js';
 import { type EventLog, type EventResource, withEvents } from '../events/events.js';
+import type { MetadataEntryInput } from '../metadata/input.js';
+import { mergeMetadata, parseMetadataEntries } from '../metadata/service.js';
 import { applyJsonPatch, type JsonPatchOperation } from '../shared/json-patch.js';
 import { authorizeThreatModel } from '../threat-models/access.js';
 import { reserveAliases } from '../threat-models/aliases.js';
@@ -21,23 +23,29 @@ export interface ChildRow {
 
 /** The part of a Prisma model delegate the service uses; every child table's delegate fits it. */
 export interface ChildDelegate<Row> {
-  findMany(args: {
-    where: { threatModelId: string };
-    orderBy: { alias: 'asc' };
-    take: number;
-    skip: number;
-  }): Promise<Row[]>;
+  findMany(args: { where: { threatModelId: string }; orderBy: object[]; take: number; skip: number }): Promise<Row[]>;
   count(args: { where: { threatModelId: string } }): Promise<number>;
   findFirst(args: { where: { id: string; threatModelId: string } }): Promise<Row | null>;
   findUniqueOrThrow(args: { where: { id: string } }): Promise<Row>;
   create(args: { data: object }): Promise<Row>;
   update(args: { where: { id: string }; data: object }): Promise<Row>;
-  delete(args: { where: { id: string } }): Promise<Row>;
+  deleteMany(args: { where: { id: { in: string[] } } }): Promise<{ count: number }>;
+}
+
+/** A list's filter and order, built by the kind from what the client asked for. */
+export interface ChildListQuery {
+  where: object;
+  orderBy: object[];
+}
+
+export interface ChildPatch {
+  id: string;
+  operations: JsonPatchOperation[];
 }
 
 /** Everything that differs between kinds of children: a table, its fields and its rules. */
 export interface ChildKind<Row extends ChildRow, Fields extends object> {
-  resource: Extract<EventResource, 'document' | 'note' | 'repository'>;
+  resource: Extract<EventResource, 'document' | 'note' | 'repository' | 'threat' | 'asset'>;
   label: string;
   /** The table, for the row lock (a constant, never input). */
   table: string;
@@ -52,7 +60,17 @@ export interface ChildKind<Row extends ChildRow, Fields extends object> {
   /** The client-visible document: what JSON Patch applies to and what events carry. */
   document(row: Row): Record<string, unknown>;
   bulkLimit: number;
+  /** Bulk PUT either only replaces existing children or also creates those it names that do not exist. */
+  bulkPut: 'update' | 'upsert';
+  /** The list's filters and sort, from the client's (untrusted) filter; without it, alias order. */
+  listQuery?(filter: unknown): ChildListQuery;
+  /** Checks against the database that input cannot express alone (e.g. references to siblings). */
+  checkReferences?(tx: Tx, threatModelId: string, fields: Fields): Promise<void>;
+  /** For kinds whose input carries metadata: the entries it sets (undefined leaves them as they are). */
+  metadataOf?(input: object): MetadataEntryInput[] | undefined;
 }
+
+const defaultListQuery: ChildListQuery = { where: {}, orderBy: [{ alias: 'asc' }] };
 
 /**
  * The operations every child of a threat model offers. Authorization is the threat model's
@@ -65,17 +83,14 @@ export class ChildResourceService<Row extends ChildRow, Fields extends object> {
     private readonly kind: ChildKind<Row, Fields>,
   ) {}
 
-  async list(threatModelId: string, page: { limit: number; offset: number }) {
+  async list(threatModelId: string, page: { limit: number; offset: number }, filter?: unknown) {
     const tmId = await authorizeThreatModel(this.ctx, threatModelId, 'threat_model:read');
+    const query = this.kind.listQuery?.(filter ?? {}) ?? defaultListQuery;
+    const where = { ...query.where, threatModelId: tmId };
     const delegate = this.kind.delegate(this.ctx.db.prisma);
     const [items, total] = await Promise.all([
-      delegate.findMany({
-        where: { threatModelId: tmId },
-        orderBy: { alias: 'asc' },
-        take: page.limit,
-        skip: page.offset,
-      }),
-      delegate.count({ where: { threatModelId: tmId } }),
+      delegate.findMany({ where, orderBy: [...query.orderBy, { id: 'asc' }], take: page.limit, skip: page.offset }),
+      delegate.count({ where }),
     ]);
     return { items, total, limit: page.limit, offset: page.offset };
   }
@@ -96,16 +111,12 @@ export class ChildResourceService<Row extends ChildRow, Fields extends object> {
   async createMany(threatModelId: string, rawInputs: object[]): Promise<Row[]> {
     const tmId = await authorizeThreatModel(this.ctx, threatModelId, 'threat_model:write');
     const inputs = parseInput(this.bulk(this.kind.input), rawInputs);
+    const metadata = inputs.map((input) => this.metadataOf(input));
     return withEvents(this.ctx, async (tx, events) => {
       let alias = await reserveAliases(tx, tmId, this.kind.resource, inputs.length);
-      const now = this.ctx.now();
       const created: Row[] = [];
-      for (const input of inputs) {
-        const row = await this.kind.delegate(tx).create({
-          data: { ...this.kind.fields(input), threatModelId: tmId, alias: alias++, createdAt: now, modifiedAt: now },
-        });
-        await this.record(events, 'created', row);
-        created.push(row);
+      for (const [index, input] of inputs.entries()) {
+        created.push(await this.insert(tx, events, tmId, alias++, this.kind.fields(input), metadata[index]));
       }
       return created;
     });
@@ -118,27 +129,70 @@ export class ChildResourceService<Row extends ChildRow, Fields extends object> {
     const parsed = parseInput(this.kind.input, input);
     return withEvents(this.ctx, async (tx, events) => {
       const current = await this.lock(tx, tmId, id, expectedVersion);
-      return this.write(tx, events, current, this.kind.fields(parsed));
+      return this.write(tx, events, current, this.kind.fields(parsed), this.metadataOf(parsed));
     });
   }
 
-  /** Bulk PUT: every item names an existing child of this threat model; all change or none. */
+  /**
+   * Bulk PUT: every item names a child by id and replaces it; all change or none. Kinds with
+   * `bulkPut: 'upsert'` create the children that do not exist yet (with the given id); otherwise a
+   * missing one is 404.
+   */
   async updateMany(threatModelId: string, rawItems: ({ id: string } & object)[]): Promise<Row[]> {
     const tmId = await authorizeThreatModel(this.ctx, threatModelId, 'threat_model:write');
     const items = parseInput(this.bulk(z.object({ id: z.string() }).passthrough()), rawItems);
-    const ids = items.map((item) => parseId(item.id, 'id'));
-    if (new Set(ids).size !== ids.length) {
-      throw new AppError('VALIDATION_FAILED', `The same ${this.kind.resource} appears more than once in the request`);
-    }
+    const ids = this.distinctIds(items.map((item) => item.id));
     const inputs = items.map(({ id: _id, ...input }) => parseInput(this.kind.input, input));
+    const metadata = inputs.map((input) => this.metadataOf(input));
     return withEvents(this.ctx, async (tx, events) => {
-      const updated: Row[] = [];
+      const existing = await this.lockMany(tx, tmId, ids, this.kind.bulkPut === 'update');
+      const missing = ids.filter((id) => !existing.has(id));
+      let alias = missing.length > 0 ? await reserveAliases(tx, tmId, this.kind.resource, missing.length) : 0;
+      const written: Row[] = [];
       for (const [index, input] of inputs.entries()) {
-        const current = await this.lock(tx, tmId, ids[index]!, null);
-        updated.push(await this.write(tx, events, current, this.kind.fields(input)));
+        const id = ids[index]!;
+        const current = existing.get(id);
+        const fields = this.kind.fields(input);
+        written.push(
+          current
+            ? await this.write(tx, events, current, fields, metadata[index])
+            : await this.insert(tx, events, tmId, alias++, fields, metadata[index], id),
+        );
       }
-      return updated;
+      return written;
     });
+  }
+
+  /** Bulk PATCH: JSON Patch operations per child; all apply or none. */
+  async patchMany(threatModelId: string, rawPatches: ChildPatch[]): Promise<Row[]> {
+    const tmId = await authorizeThreatModel(this.ctx, threatModelId, 'threat_model:write');
+    const patches = parseInput(
+      this.bulk(z.object({ id: z.string(), operations: z.array(z.any()) }), 1),
+      rawPatches,
+    ) as ChildPatch[];
+    const ids = this.distinctIds(patches.map((patch) => patch.id));
+    return withEvents(this.ctx, async (tx, events) => {
+      const current = await this.lockMany(tx, tmId, ids, true);
+      const patched: Row[] = [];
+      for (const [index, patch] of patches.entries()) {
+        const row = current.get(ids[index]!)!;
+        const next = applyJsonPatch(this.kind.document(row), patch.operations, this.kind.patchable);
+        patched.push(await this.write(tx, events, row, this.kind.fields(next), this.metadataOf(next)));
+      }
+      return patched;
+    });
+  }
+
+  /** Bulk DELETE: every named child exists (404 otherwise) and all go, or none. */
+  async deleteMany(threatModelId: string, rawIds: string[]): Promise<string[]> {
+    const tmId = await authorizeThreatModel(this.ctx, threatModelId, 'threat_model:write');
+    const ids = this.distinctIds(parseInput(this.bulk(z.string(), 1), rawIds));
+    await withEvents(this.ctx, async (tx, events) => {
+      const current = await this.lockMany(tx, tmId, ids, true);
+      await this.kind.delegate(tx).deleteMany({ where: { id: { in: ids } } });
+      for (const id of ids) await this.record(events, 'deleted', current.get(id)!);
+    });
+    return ids;
   }
 
   async patch(threatModelId: string, rawId: string, operations: JsonPatchOperation[], expectedVersion?: number | null) {
@@ -147,7 +201,7 @@ export class ChildResourceService<Row extends ChildRow, Fields extends object> {
     return withEvents(this.ctx, async (tx, events) => {
       const current = await this.lock(tx, tmId, id, expectedVersion);
       const next = applyJsonPatch(this.kind.document(current), operations, this.kind.patchable);
-      return this.write(tx, events, current, this.kind.fields(next));
+      return this.write(tx, events, current, this.kind.fields(next), this.metadataOf(next));
     });
   }
 
@@ -156,7 +210,7 @@ export class ChildResourceService<Row extends ChildRow, Fields extends object> {
     const id = this.parseId(rawId);
     await withEvents(this.ctx, async (tx, events) => {
       const current = await this.lock(tx, tmId, id, null);
-      await this.kind.delegate(tx).delete({ where: { id } });
+      await this.kind.delegate(tx).deleteMany({ where: { id: { in: [id] } } });
       await this.record(events, 'deleted', current);
     });
   }
@@ -171,9 +225,81 @@ export class ChildResourceService<Row extends ChildRow, Fields extends object> {
     });
   }
 
-  private bulk<S extends z.ZodType>(item: S) {
+  private bulk<S extends z.ZodType>(item: S, min = 0) {
     const limit = this.kind.bulkLimit;
-    return z.array(item).max(limit, `at most ${limit} ${this.kind.resource}s per request`);
+    return z
+      .array(item)
+      .min(min, `at least ${min} ${this.kind.resource} per request`)
+      .max(limit, `at most ${limit} ${this.kind.resource}s per request`);
+  }
+
+  private distinctIds(rawIds: string[]): string[] {
+    const ids = rawIds.map((id) => parseId(id, 'id'));
+    if (new Set(ids).size !== ids.length) {
+      throw new AppError('VALIDATION_FAILED', `The same ${this.kind.resource} appears more than once in the request`);
+    }
+    return ids;
+  }
+
+  private metadataOf(input: object): MetadataEntryInput[] | undefined {
+    const entries = this.kind.metadataOf?.(input);
+    return entries === undefined ? undefined : parseMetadataEntries(entries);
+  }
+
+  /**
+   * Locks the named children of the threat model (in id order, so concurrent bulk requests cannot
+   * deadlock) and returns them by id; with `requireAll`, a missing one is 404. An id that names a
+   * child of another threat model is a conflict, never a new child.
+   */
+  private async lockMany(tx: Tx, threatModelId: string, ids: string[], requireAll: boolean): Promise<Map<string, Row>> {
+    const rows = await tx.$queryRawUnsafe<{ id: string; threat_model_id: string }[]>(
+      `SELECT id, threat_model_id FROM ${this.kind.table} WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+      ids,
+    );
+    const foreign = rows.filter((row) => row.threat_model_id !== threatModelId);
+    const missing = ids.filter((id) => !rows.some((row) => row.id === id && row.threat_model_id === threatModelId));
+    if (requireAll && missing.length > 0) throw this.notFound(missing[0]!);
+    if (foreign.length > 0) {
+      throw new AppError(
+        'CONFLICT',
+        `The id ${foreign[0]!.id} is already used by another ${this.kind.label.toLowerCase()}`,
+        {
+          context: { resource_type: this.kind.resource, resource_id: foreign[0]!.id },
+        },
+      );
+    }
+    const found = await this.kind.delegate(tx).findMany({
+      where: { threatModelId, id: { in: ids } } as { threatModelId: string },
+      orderBy: [{ alias: 'asc' }],
+      take: ids.length,
+      skip: 0,
+    });
+    return new Map(found.map((row) => [row.id, row]));
+  }
+
+  private async insert(
+    tx: Tx,
+    events: EventLog,
+    threatModelId: string,
+    alias: number,
+    fields: Fields,
+    metadata: MetadataEntryInput[] | undefined,
+    id?: string,
+  ): Promise<Row> {
+    await this.kind.checkReferences?.(tx, threatModelId, fields);
+    const now = this.ctx.now();
+    let row = await this.kind.delegate(tx).create({
+      data: { ...fields, ...(id ? { id } : {}), threatModelId, alias, createdAt: now, modifiedAt: now },
+    });
+    if (metadata?.length) row = await this.setMetadata(tx, events, row, metadata);
+    await this.record(events, 'created', row);
+    return row;
+  }
+
+  private async setMetadata(tx: Tx, events: EventLog, row: Row, entries: MetadataEntryInput[]): Promise<Row> {
+    const target = { threatModelId: row.threatModelId, entityType: this.kind.resource, entityId: row.id };
+    await mergeMetadata(tx, events, target, entries, { removeOthers: true });
+    return this.kind.delegate(tx).findUniqueOrThrow({ where: { id: row.id } });
   }
 
   private async lock(tx: Tx, threatModelId: string, id: string, expectedVersion: number | null | undefined) {
@@ -193,11 +319,19 @@ export class ChildResourceService<Row extends ChildRow, Fields extends object> {
     return current;
   }
 
-  private async write(tx: Tx, events: EventLog, current: Row, next: Fields): Promise<Row> {
-    const row = await this.kind.delegate(tx).update({
+  private async write(
+    tx: Tx,
+    events: EventLog,
+    current: Row,
+    next: Fields,
+    metadata: MetadataEntryInput[] | undefined,
+  ): Promise<Row> {
+    await this.kind.checkReferences?.(tx, current.threatModelId, next);
+    let row = await this.kind.delegate(tx).update({
       where: { id: current.id },
       data: { ...next, modifiedAt: this.ctx.now(), ...(this.kind.versioned ? { version: { increment: 1 } } : {}) },
     });
+    if (metadata) row = await this.setMetadata(tx, events, row, metadata);
     await this.record(events, 'updated', row);
     return row;
   }
@@ -211,4 +345,31 @@ export class ChildResourceService<Row extends ChildRow, Fields extends object> {
       data: this.kind.document(row) as Prisma.InputJsonObject,
     });
   }
+}
+
+/**
+ * A table's delegate that loads the given relations with every row it returns (e.g. a child's
+ * metadata), so every read and write hands back the same shape.
+ */
+export function includeAlways<Row>(
+  delegate: {
+    findMany(args: object): Promise<unknown>;
+    count(args: object): Promise<number>;
+    findFirst(args: object): Promise<unknown>;
+    findUniqueOrThrow(args: object): Promise<unknown>;
+    create(args: object): Promise<unknown>;
+    update(args: object): Promise<unknown>;
+    deleteMany(args: object): Promise<{ count: number }>;
+  },
+  include: object,
+): ChildDelegate<Row> {
+  return {
+    findMany: (args) => delegate.findMany({ ...args, include }) as Promise<Row[]>,
+    count: (args) => delegate.count(args),
+    findFirst: (args) => delegate.findFirst({ ...args, include }) as Promise<Row | null>,
+    findUniqueOrThrow: (args) => delegate.findUniqueOrThrow({ ...args, include }) as Promise<Row>,
+    create: (args) => delegate.create({ ...args, include }) as Promise<Row>,
+    update: (args) => delegate.update({ ...args, include }) as Promise<Row>,
+    deleteMany: (args) => delegate.deleteMany(args),
+  };
 }

@@ -40,6 +40,7 @@ export const documentKind: ChildKind<Document, DocumentFields> = {
     modifiedAt: document.modifiedAt.toISOString(),
   }),
   bulkLimit: DOCUMENT_BULK_LIMIT,
+  bulkPut: 'upsert',
 };
 
 /** Documents linked to a threat model (by URI). */

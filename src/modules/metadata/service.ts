@@ -10,7 +10,7 @@ import type { ThreatModelAction } from '../threat-models/policy.js';
 import { METADATA_BULK_LIMIT, metadataEntrySchema, metadataKeySchema, type MetadataEntryInput } from './input.js';
 
 /** The entities that carry metadata. */
-export type MetadataEntityType = 'threat_model' | 'document' | 'note' | 'repository';
+export type MetadataEntityType = 'threat_model' | 'document' | 'note' | 'repository' | 'threat' | 'asset';
 
 /** Whose metadata: a threat model, or one of its children (named by `entityId`). */
 export interface MetadataTarget {
@@ -73,6 +73,26 @@ const stores: Record<MetadataEntityType, MetadataStore> = {
       await tx.repositoryMetadata.deleteMany({ where: { id: { in: ids } } });
     },
   },
+  threat: {
+    ownerExists: async (db, threatModelId, id) => (await db.threat.count({ where: { id, threatModelId } })) > 0,
+    list: (db, threatId, keys) => db.threatMetadata.findMany({ where: { threatId, ...keyFilter(keys) }, ...byKey }),
+    create: (tx, threatId, entries) =>
+      tx.threatMetadata.createManyAndReturn({ data: entries.map((entry) => ({ ...entry, threatId })) }),
+    update: (tx, id, value) => tx.threatMetadata.update({ where: { id }, data: { value } }),
+    remove: async (tx, ids) => {
+      await tx.threatMetadata.deleteMany({ where: { id: { in: ids } } });
+    },
+  },
+  asset: {
+    ownerExists: async (db, threatModelId, id) => (await db.asset.count({ where: { id, threatModelId } })) > 0,
+    list: (db, assetId, keys) => db.assetMetadata.findMany({ where: { assetId, ...keyFilter(keys) }, ...byKey }),
+    create: (tx, assetId, entries) =>
+      tx.assetMetadata.createManyAndReturn({ data: entries.map((entry) => ({ ...entry, assetId })) }),
+    update: (tx, id, value) => tx.assetMetadata.update({ where: { id }, data: { value } }),
+    remove: async (tx, ids) => {
+      await tx.assetMetadata.deleteMany({ where: { id: { in: ids } } });
+    },
+  },
   note: {
     ownerExists: async (db, threatModelId, id) => (await db.note.count({ where: { id, threatModelId } })) > 0,
     list: (db, noteId, keys) => db.noteMetadata.findMany({ where: { noteId, ...keyFilter(keys) }, ...byKey }),
@@ -85,10 +105,14 @@ const stores: Record<MetadataEntityType, MetadataStore> = {
   },
 };
 
-interface Owner {
+/** An existing entity whose metadata is being read or written. */
+export interface MetadataOwner {
   threatModelId: string;
   entityType: MetadataEntityType;
   entityId: string;
+}
+
+interface Owner extends MetadataOwner {
   store: MetadataStore;
 }
 
@@ -107,6 +131,61 @@ function conflict(keys: string[]): AppError {
 function keyNotFound(key: string): AppError {
   return new AppError('RESOURCE_NOT_FOUND', `Metadata key not found: ${key}`, {
     context: { resource_type: 'metadata', key },
+  });
+}
+
+/** Validates a set of entries as every bulk operation does: TMI's rules, the bulk limit, unique keys. */
+export function parseMetadataEntries(rawEntries: unknown): MetadataEntryInput[] {
+  return uniqueKeys(parseInput(bulkSchema, rawEntries));
+}
+
+/**
+ * Inside the caller's transaction: creates or updates the given keys and, with `removeOthers`, deletes
+ * the rest; each change is a `metadata.*` event. Returns the entity's entries (only the given keys
+ * without `removeOthers`). Entries must come from `parseMetadataEntries`.
+ */
+export async function mergeMetadata(
+  tx: Tx,
+  events: EventLog,
+  target: MetadataOwner,
+  entries: MetadataEntryInput[],
+  options: { removeOthers: boolean },
+): Promise<MetadataEntry[]> {
+  const owner: Owner = { ...target, store: stores[target.entityType] };
+  const current = new Map((await owner.store.list(tx, owner.entityId)).map((entry) => [entry.key, entry]));
+  const wanted = new Set(entries.map(({ key }) => key));
+  if (options.removeOthers) {
+    const removed = [...current.values()].filter(({ key }) => !wanted.has(key));
+    await owner.store.remove(
+      tx,
+      removed.map(({ id }) => id),
+    );
+    for (const entry of removed) await recordMetadataEvent(events, owner, 'deleted', entry);
+  }
+  for (const { key, value } of entries) {
+    const existing = current.get(key);
+    if (existing?.value === value) continue;
+    const [entry] = existing
+      ? [await owner.store.update(tx, existing.id, value)]
+      : await owner.store.create(tx, owner.entityId, [{ key, value }]);
+    await recordMetadataEvent(events, owner, existing ? 'updated' : 'created', entry!);
+  }
+  const result = await owner.store.list(tx, owner.entityId);
+  return options.removeOthers ? result : result.filter(({ key }) => wanted.has(key));
+}
+
+function recordMetadataEvent(
+  events: EventLog,
+  owner: MetadataOwner,
+  action: 'created' | 'updated' | 'deleted',
+  entry: MetadataEntry,
+) {
+  return events.record({
+    resource: 'metadata',
+    action,
+    threatModelId: owner.threatModelId,
+    objectId: entry.id,
+    data: { entityType: owner.entityType, entityId: owner.entityId, key: entry.key, value: entry.value },
   });
 }
 
@@ -150,7 +229,7 @@ export class MetadataService {
   /** Creates every entry or none: 409 when any key exists. */
   async createMany(target: MetadataTarget, rawEntries: MetadataEntryInput[]): Promise<MetadataEntry[]> {
     const owner = await this.owner(target, 'threat_model:write');
-    const entries = uniqueKeys(parseInput(bulkSchema, rawEntries));
+    const entries = parseMetadataEntries(rawEntries);
     return withEvents(this.ctx, async (tx, events) => {
       const existing = await owner.store.list(
         tx,
@@ -159,7 +238,7 @@ export class MetadataService {
       );
       if (existing.length > 0) throw conflict(existing.map(({ key }) => key));
       const created = await owner.store.create(tx, owner.entityId, entries);
-      for (const entry of created) await this.record(events, owner, 'created', entry);
+      for (const entry of created) await recordMetadataEvent(events, owner, 'created', entry);
       return created.sort((a, b) => a.key.localeCompare(b.key));
     });
   }
@@ -173,7 +252,7 @@ export class MetadataService {
       const [existing] = await owner.store.list(tx, owner.entityId, [key]);
       if (!existing) throw keyNotFound(key);
       const entry = await owner.store.update(tx, existing.id, value);
-      await this.record(events, owner, 'updated', entry);
+      await recordMetadataEvent(events, owner, 'updated', entry);
       return entry;
     });
   }
@@ -185,7 +264,7 @@ export class MetadataService {
       const [existing] = await owner.store.list(tx, owner.entityId, [key]);
       if (!existing) throw keyNotFound(key);
       await owner.store.remove(tx, [existing.id]);
-      await this.record(events, owner, 'deleted', existing);
+      await recordMetadataEvent(events, owner, 'deleted', existing);
     });
   }
 
@@ -201,29 +280,8 @@ export class MetadataService {
 
   private async merge(target: MetadataTarget, rawEntries: MetadataEntryInput[], options: { removeOthers: boolean }) {
     const owner = await this.owner(target, 'threat_model:write');
-    const entries = uniqueKeys(parseInput(bulkSchema, rawEntries));
-    return withEvents(this.ctx, async (tx, events) => {
-      const current = new Map((await owner.store.list(tx, owner.entityId)).map((entry) => [entry.key, entry]));
-      const wanted = new Set(entries.map(({ key }) => key));
-      if (options.removeOthers) {
-        const removed = [...current.values()].filter(({ key }) => !wanted.has(key));
-        await owner.store.remove(
-          tx,
-          removed.map(({ id }) => id),
-        );
-        for (const entry of removed) await this.record(events, owner, 'deleted', entry);
-      }
-      for (const { key, value } of entries) {
-        const existing = current.get(key);
-        if (existing?.value === value) continue;
-        const [entry] = existing
-          ? [await owner.store.update(tx, existing.id, value)]
-          : await owner.store.create(tx, owner.entityId, [{ key, value }]);
-        await this.record(events, owner, existing ? 'updated' : 'created', entry!);
-      }
-      const result = await owner.store.list(tx, owner.entityId);
-      return options.removeOthers ? result : result.filter(({ key }) => wanted.has(key));
-    });
+    const entries = parseMetadataEntries(rawEntries);
+    return withEvents(this.ctx, (tx, events) => mergeMetadata(tx, events, owner, entries, options));
   }
 
   /** The threat model must exist and allow the action; a child must exist under it (404). */
@@ -240,15 +298,5 @@ export class MetadataService {
       });
     }
     return { threatModelId, entityType: target.entityType, entityId, store };
-  }
-
-  private record(events: EventLog, owner: Owner, action: 'created' | 'updated' | 'deleted', entry: MetadataEntry) {
-    return events.record({
-      resource: 'metadata',
-      action,
-      threatModelId: owner.threatModelId,
-      objectId: entry.id,
-      data: { entityType: owner.entityType, entityId: owner.entityId, key: entry.key, value: entry.value },
-    });
   }
 }

@@ -40,6 +40,7 @@ export const noteKind: ChildKind<Note, NoteFields> = {
   }),
   // TMI offers no bulk endpoints for notes; the GraphQL face keeps the common limit.
   bulkLimit: 20,
+  bulkPut: 'update',
 };
 
 /** Notes on a threat model (markdown). */

@@ -99,6 +99,7 @@ export const repositoryKind: ChildKind<Repository, RepositoryFields> = {
     modifiedAt: repository.modifiedAt.toISOString(),
   }),
   bulkLimit: 20,
+  bulkPut: 'upsert',
 };
 
 /** Source code repositories referenced by a threat model. */

@@ -1,4 +1,6 @@
 import type { Document, Note, Prisma, Repository } from '../../generated/prisma/client.js';
+import type { Asset } from '../assets/service.js';
+import type { Threat } from '../threats/service.js';
 import type { Database } from '../../infra/db.js';
 import type { AccessEntry, AccessSubject } from './policy.js';
 
@@ -9,7 +11,7 @@ export const threatModelInclude = {
   securityReviewer: true,
   authorization: { orderBy: { position: 'asc' } },
   metadata: { orderBy: { key: 'asc' } },
-  _count: { select: { documents: true, notes: true, repositories: true } },
+  _count: { select: { documents: true, notes: true, repositories: true, threats: true, assets: true } },
 } as const satisfies Prisma.ThreatModelInclude;
 
 /** Lists carry counts of the children; the point read also carries the children themselves. */
@@ -17,6 +19,8 @@ export type ThreatModelRecord = Prisma.ThreatModelGetPayload<{ include: typeof t
   documents?: Document[];
   notes?: Note[];
   repositories?: Repository[];
+  threats?: Threat[];
+  assets?: Asset[];
 };
 
 type UserRecord = ThreatModelRecord['owner'];
@@ -36,6 +40,11 @@ function fromJsonRow<T>(json: Record<string, unknown>): T {
   ) as T;
 }
 
+/** A child's metadata entries as a JSON array, for the point read. */
+const metadataOf = (table: string, column: string, alias: string) =>
+  `COALESCE((SELECT jsonb_agg(jsonb_build_object('id', m.id, 'key', m.key, 'value', m.value) ORDER BY m.key)
+             FROM ${table} m WHERE m.${column} = ${alias}.id), '[]'::jsonb)`;
+
 // One statement, one round trip: the point read is the hottest path of the API.
 const pointReadSql = `
 SELECT tm.id, tm.alias, tm.name, tm.description, tm.threat_model_framework, tm.issue_uri, tm.status,
@@ -52,7 +61,13 @@ SELECT tm.id, tm.alias, tm.name, tm.description, tm.threat_model_framework, tm.i
        COALESCE((SELECT json_agg(to_json(n) ORDER BY n.alias)
                  FROM notes n WHERE n.threat_model_id = tm.id), '[]') AS notes,
        COALESCE((SELECT json_agg(to_json(r) ORDER BY r.alias)
-                 FROM repositories r WHERE r.threat_model_id = tm.id), '[]') AS repositories
+                 FROM repositories r WHERE r.threat_model_id = tm.id), '[]') AS repositories,
+       COALESCE((SELECT json_agg(to_json(t)::jsonb || jsonb_build_object('metadata', ${metadataOf('threat_metadata', 'threat_id', 't')})
+                                 ORDER BY t.alias)
+                 FROM threats t WHERE t.threat_model_id = tm.id), '[]') AS threats,
+       COALESCE((SELECT json_agg(to_json(a)::jsonb || jsonb_build_object('metadata', ${metadataOf('asset_metadata', 'asset_id', 'a')})
+                                 ORDER BY a.alias)
+                 FROM assets a WHERE a.threat_model_id = tm.id), '[]') AS assets
 FROM threat_models tm
 JOIN users o ON o.id = tm.owner_id
 JOIN users c ON c.id = tm.created_by_id
@@ -116,10 +131,14 @@ export async function loadThreatModel(db: Database, id: string): Promise<ThreatM
     documents: (row.documents as Record<string, unknown>[]).map(fromJsonRow<Document>),
     notes: (row.notes as Record<string, unknown>[]).map(fromJsonRow<Note>),
     repositories: (row.repositories as Record<string, unknown>[]).map(fromJsonRow<Repository>),
+    threats: (row.threats as Record<string, unknown>[]).map(fromJsonRow<Threat>),
+    assets: (row.assets as Record<string, unknown>[]).map(fromJsonRow<Asset>),
     _count: {
       documents: (row.documents as unknown[]).length,
       notes: (row.notes as unknown[]).length,
       repositories: (row.repositories as unknown[]).length,
+      threats: (row.threats as unknown[]).length,
+      assets: (row.assets as unknown[]).length,
     },
   };
 }

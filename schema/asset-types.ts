@@ -1,0 +1,35 @@
+import type { Asset } from '../src/modules/assets/service.js';
+import { builder } from './builder.js';
+import { MetadataEntry } from './principals.js';
+
+export const AssetRef = builder.prismaObject('Asset', {
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    threatModelId: t.exposeID('threatModelId'),
+    alias: t.exposeInt('alias'),
+    name: t.exposeString('name'),
+    description: t.exposeString('description', { nullable: true }),
+    type: t.exposeString('type', {
+      description: 'data, hardware, software, infrastructure, service or personnel',
+    }),
+    criticality: t.exposeString('criticality', { nullable: true }),
+    classification: t.exposeStringList('classification', { description: 'Tags, without duplicates' }),
+    sensitivity: t.exposeString('sensitivity', { nullable: true }),
+    includeInReport: t.exposeBoolean('includeInReport'),
+    timmyEnabled: t.exposeBoolean('timmyEnabled'),
+    metadata: t.field({
+      type: [MetadataEntry],
+      description: 'Loaded with every asset (ordered by key)',
+      // Every service read loads it; rows from a connection are completed in one batched query.
+      resolve: async (asset, _args, ctx) =>
+        (asset as Partial<Asset>).metadata ??
+        (await ctx.service.db.prisma.asset
+          .findUnique({ where: { id: asset.id } })
+          .metadata({ orderBy: { key: 'asc' } })) ??
+        [],
+    }),
+    version: t.exposeInt('version'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    modifiedAt: t.expose('modifiedAt', { type: 'DateTime' }),
+  }),
+});

@@ -1,0 +1,104 @@
+import { z } from 'zod';
+import type { Asset as AssetColumns, AssetMetadata } from '../../generated/prisma/client.js';
+import type { ServiceContext } from '../../infra/context.js';
+import { type ChildKind, ChildResourceService, includeAlways } from '../children/service.js';
+
+/** An asset as every read returns it: with its metadata. */
+export type Asset = AssetColumns & { metadata: AssetMetadata[] };
+
+// TMI's rules for an asset's client-writable fields (AssetBase).
+
+const noControl = /^[^\x00-\x1F]*$/;
+const label = z.string().max(128).regex(noControl, 'must not contain control characters');
+
+const fields = {
+  name: z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(256)
+    .regex(/^[^<>"'&]*$/, 'must not contain < > " \' or &'),
+  description: z
+    .string()
+    .max(2048)
+    .regex(/^[^<>\x00-\x08\x0B\x0C\x0E-\x1F]*$/, 'must not contain <, > or control characters')
+    .nullish(),
+  type: z.enum(['data', 'hardware', 'software', 'infrastructure', 'service', 'personnel']),
+  criticality: label.nullish(),
+  /** A set: duplicates collapse (also when a JSON Patch adds a tag that is already there). */
+  classification: z
+    .array(label)
+    .max(50)
+    .nullish()
+    .transform((tags) => [...new Set(tags ?? [])]),
+  sensitivity: label.nullish(),
+  includeInReport: z.boolean().nullish(),
+  timmyEnabled: z.boolean().nullish(),
+};
+
+export const assetInputSchema = z.strictObject(fields);
+type AssetInput = z.output<typeof assetInputSchema>;
+
+/** TMI's per-request limit for bulk create and upsert of assets. */
+export const ASSET_BULK_LIMIT = 50;
+
+type AssetFields = Pick<
+  AssetColumns,
+  | 'name'
+  | 'description'
+  | 'type'
+  | 'criticality'
+  | 'classification'
+  | 'sensitivity'
+  | 'includeInReport'
+  | 'timmyEnabled'
+>;
+
+export const assetKind: ChildKind<Asset, AssetFields> = {
+  resource: 'asset',
+  label: 'Asset',
+  table: 'assets',
+  versioned: true,
+  delegate: (db) => includeAlways(db.asset, { metadata: { orderBy: { key: 'asc' } } }),
+  input: assetInputSchema,
+  fields: (raw) => {
+    const input = raw as AssetInput;
+    return {
+      name: input.name,
+      description: input.description ?? null,
+      type: input.type,
+      criticality: input.criticality ?? null,
+      classification: input.classification,
+      sensitivity: input.sensitivity ?? null,
+      includeInReport: input.includeInReport ?? true,
+      timmyEnabled: input.timmyEnabled ?? true,
+    };
+  },
+  patchable: z.strictObject(fields),
+  document: (asset) => ({
+    id: asset.id,
+    threatModelId: asset.threatModelId,
+    alias: asset.alias,
+    name: asset.name,
+    description: asset.description,
+    type: asset.type,
+    criticality: asset.criticality,
+    classification: asset.classification,
+    sensitivity: asset.sensitivity,
+    includeInReport: asset.includeInReport,
+    timmyEnabled: asset.timmyEnabled,
+    metadata: asset.metadata.map(({ key, value }) => ({ key, value })),
+    version: asset.version,
+    createdAt: asset.createdAt.toISOString(),
+    modifiedAt: asset.modifiedAt.toISOString(),
+  }),
+  bulkLimit: ASSET_BULK_LIMIT,
+  bulkPut: 'upsert',
+};
+
+/** What a threat model protects: data, hardware, software, infrastructure, services and people. */
+export class AssetService extends ChildResourceService<Asset, AssetFields> {
+  constructor(ctx: ServiceContext) {
+    super(ctx, assetKind);
+  }
+}
