@@ -83,4 +83,70 @@ describe('query budget', () => {
     expect(small).toBe(2);
     expect(smallRest).toBe(2);
   });
+
+  it('the full threat model with all its children costs the same statements for 1 or 40 of each', async () => {
+    const rest = restClient(server.baseUrl, alice.token);
+    const gql = graphqlClient(server.baseUrl, alice.token);
+    const { body: tm } = await rest.post('/threat_models', { name: 'Full' });
+    const addChildren = async (count: number) => {
+      const metadata = [{ key: 'source', value: 'budget' }];
+      for (let start = 0; start < count; start += 20) {
+        const size = Math.min(20, count - start);
+        const many = (make: (i: number) => object) => Array.from({ length: size }, (_, i) => make(start + i));
+        const post = (kind: string, body: object[]) =>
+          rest.request('POST', `/threat_models/${tm.id}/${kind}/bulk`, { body });
+        const assets = await post(
+          'assets',
+          many((i) => ({ name: `Asset ${i}`, type: 'data' })),
+        );
+        await post(
+          'threats',
+          many((i) => ({ name: `Threat ${i}`, threat_type: ['Spoofing'], metadata, asset_id: assets.body[0].id })),
+        );
+        await post(
+          'documents',
+          many((i) => ({ name: `Doc ${i}`, uri: 'https://example.com/doc' })),
+        );
+        await post(
+          'repositories',
+          many(() => ({ uri: 'https://example.com/repo.git' })),
+        );
+        for (const asset of assets.body) {
+          await rest.post(`/threat_models/${tm.id}/assets/${asset.id}/metadata`, { key: 'owner', value: 'ops' });
+        }
+        for (let i = 0; i < size; i++)
+          await rest.post(`/threat_models/${tm.id}/notes`, { name: `N${i}`, content: 'x' });
+      }
+    };
+    const fullQuery = `query($id: ID!) { threatModel(id: $id) {
+        threatCount assetCount
+        threatList { id name metadata { key value } cvss { score } ssvc { decision } }
+        assetList { id name classification metadata { key } }
+        documentList { id } noteList { id } repositoryList { id } } }`;
+    const connectionsQuery = `query($id: ID!) { threatModel(id: $id) {
+        threats(first: 100) { totalCount edges { node { id metadata { key } } } }
+        assets(first: 100) { edges { node { id metadata { key } } } } } }`;
+    const threatPage = `query($id: ID!) { threatPage(threatModelId: $id, limit: 100) { total items { id metadata { key } } } }`;
+    const measure = async () => ({
+      rest: await countStatements(() => rest.get(`/threat_models/${tm.id}`)),
+      graphql: await countStatements(() => gql(fullQuery, { id: tm.id })),
+      connections: await countStatements(() => gql(connectionsQuery, { id: tm.id })),
+      restThreats: await countStatements(() => rest.get(`/threat_models/${tm.id}/threats?limit=100`)),
+      restAssets: await countStatements(() => rest.get(`/threat_models/${tm.id}/assets?limit=100`)),
+      threatPage: await countStatements(() => gql(threatPage, { id: tm.id })),
+    });
+
+    await addChildren(1);
+    const few = await measure();
+    await addChildren(39);
+    const { body: full } = await rest.get(`/threat_models/${tm.id}`);
+    expect([full.threats, full.assets, full.documents, full.notes, full.repositories].map((l) => l.length)).toEqual([
+      40, 40, 40, 40, 40,
+    ]);
+    expect(full.threats[39].metadata).toEqual([{ key: 'source', value: 'budget' }]);
+    expect(await measure()).toEqual(few);
+    // The point read stays one statement on both faces, children and their metadata included.
+    expect(few.rest).toBe(1);
+    expect(few.graphql).toBe(1);
+  });
 });

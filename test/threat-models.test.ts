@@ -192,6 +192,50 @@ describe('threat models on both faces', () => {
     const again = await rest.delete(`/threat_models/${tm.id}`);
     expect(again.status).toBe(404);
   });
+
+  it('deleting a threat model removes everything under it, metadata of its children included', async () => {
+    const rest = restClient(server.baseUrl, owner.token);
+    const { body: tm } = await rest.post('/threat_models', { name: 'Full of things' });
+    const base = `/threat_models/${tm.id}`;
+    const meta = { key: 'k', value: 'v' };
+    const { body: asset } = await rest.post(`${base}/assets`, { name: 'DB', type: 'data' });
+    const children = [
+      asset,
+      (await rest.post(`${base}/threats`, { name: 'T', threat_type: [], asset_id: asset.id, metadata: [meta] })).body,
+      (await rest.post(`${base}/documents`, { name: 'D', uri: 'https://example.com/d' })).body,
+      (await rest.post(`${base}/notes`, { name: 'N', content: 'c' })).body,
+      (await rest.post(`${base}/repositories`, { uri: 'https://example.com/r.git' })).body,
+    ];
+    const kinds = ['assets', 'threats', 'documents', 'notes', 'repositories'];
+    for (const [index, kind] of kinds.entries()) {
+      if (kind !== 'threats')
+        expect((await rest.post(`${base}/${kind}/${children[index].id}/metadata`, meta)).status).toBe(201);
+    }
+    await rest.post(`${base}/metadata`, meta);
+
+    expect((await rest.delete(base)).status).toBe(204);
+    const prisma = server.deps.db.prisma;
+    const ids = children.map((child) => child.id as string);
+    const remaining = await Promise.all([
+      prisma.threatModel.count({ where: { id: tm.id } }),
+      prisma.threatModelMetadata.count({ where: { threatModelId: tm.id } }),
+      prisma.asset.count({ where: { threatModelId: tm.id } }),
+      prisma.threat.count({ where: { threatModelId: tm.id } }),
+      prisma.document.count({ where: { threatModelId: tm.id } }),
+      prisma.note.count({ where: { threatModelId: tm.id } }),
+      prisma.repository.count({ where: { threatModelId: tm.id } }),
+      prisma.assetMetadata.count({ where: { assetId: { in: ids } } }),
+      prisma.threatMetadata.count({ where: { threatId: { in: ids } } }),
+      prisma.documentMetadata.count({ where: { documentId: { in: ids } } }),
+      prisma.noteMetadata.count({ where: { noteId: { in: ids } } }),
+      prisma.repositoryMetadata.count({ where: { repositoryId: { in: ids } } }),
+      prisma.threatModelAliasCounter.count({ where: { threatModelId: tm.id } }),
+    ]);
+    expect(remaining).toEqual(remaining.map(() => 0));
+    for (const [index, kind] of kinds.entries()) {
+      expect((await rest.get(`${base}/${kind}/${children[index].id}`)).status).toBe(404);
+    }
+  });
 });
 
 describe('security reviewer', () => {
