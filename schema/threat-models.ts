@@ -276,7 +276,7 @@ builder.mutationFields((t) => ({
 builder.subscriptionFields((t) => ({
   threatModelEvents: t.field({
     type: ThreatModelEvent,
-    description: 'Every change under a threat model (it, its metadata, later its children), after it commits',
+    description: 'Every change under a threat model (it, its children and their metadata), after it commits',
     authScopes: { authenticated: true },
     args: { threatModelId: t.arg.id({ required: true }) },
     subscribe: async (_root, { threatModelId }, ctx) => {

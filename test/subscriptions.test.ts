@@ -50,15 +50,38 @@ describe('threatModelEvents', () => {
         const { eventType, threatModelId, data } = event.data!.threatModelEvents;
         expect(threatModelId).toBe(tm.id);
         received.push(data.key ? `${eventType}:${data.key}` : eventType);
-        if (received.length === 3) break;
+        if (received.length === 10) break;
       }
     })();
     await new Promise((resolve) => setTimeout(resolve, 300));
-    await rest.post(`/threat_models/${tm.id}/metadata`, { key: 'team', value: 'red' });
-    await rest.patch(`/threat_models/${tm.id}`, [{ op: 'replace', path: '/status', value: 'in_review' }]);
-    await rest.delete(`/threat_models/${tm.id}/metadata/team`);
+    const base = `/threat_models/${tm.id}`;
+    await rest.post(`${base}/metadata`, { key: 'team', value: 'red' });
+    await rest.patch(base, [{ op: 'replace', path: '/status', value: 'in_review' }]);
+    await rest.delete(`${base}/metadata/team`);
+    const { body: asset } = await rest.post(`${base}/assets`, { name: 'Vault', type: 'data' });
+    const { body: threat } = await rest.post(`${base}/threats`, {
+      name: 'Leak',
+      threat_type: ['Information Disclosure'],
+      metadata: [{ key: 'cwe', value: 'CWE-200' }],
+    });
+    await rest.patch(`${base}/threats/${threat.id}`, [{ op: 'replace', path: '/asset_id', value: asset.id }]);
+    await rest.delete(`${base}/assets/${asset.id}`);
+    await rest.request('DELETE', `${base}/threats/bulk?threat_ids=${threat.id}`);
     await collecting;
-    expect(received).toEqual(['metadata.created:team', 'threat_model.updated', 'metadata.deleted:team']);
+    expect(received).toEqual([
+      'metadata.created:team',
+      'threat_model.updated',
+      'metadata.deleted:team',
+      'asset.created',
+      // A threat created with metadata: the entries are recorded before the threat that carries them.
+      'metadata.created:cwe',
+      'threat.created',
+      'threat.updated',
+      // Deleting the asset releases the threat's reference to it first.
+      'threat.updated',
+      'asset.deleted',
+      'threat.deleted',
+    ]);
   });
 });
 

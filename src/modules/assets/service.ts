@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Asset as AssetColumns, AssetMetadata } from '../../generated/prisma/client.js';
 import type { ServiceContext } from '../../infra/context.js';
 import { type ChildKind, ChildResourceService, includeAlways } from '../children/service.js';
+import { releaseAssetReferences } from '../threats/service.js';
 
 /** An asset as every read returns it: with its metadata. */
 export type Asset = AssetColumns & { metadata: AssetMetadata[] };
@@ -94,6 +95,13 @@ export const assetKind: ChildKind<Asset, AssetFields> = {
   }),
   bulkLimit: ASSET_BULK_LIMIT,
   bulkPut: 'upsert',
+  beforeDelete: (tx, events, assets, now) =>
+    releaseAssetReferences(
+      tx,
+      events,
+      assets.map((asset) => asset.id),
+      now,
+    ),
 };
 
 /** What a threat model protects: data, hardware, software, infrastructure, services and people. */

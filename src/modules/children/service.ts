@@ -66,6 +66,8 @@ export interface ChildKind<Row extends ChildRow, Fields extends object> {
   listQuery?(filter: unknown): ChildListQuery;
   /** Checks against the database that input cannot express alone (e.g. references to siblings). */
   checkReferences?(tx: Tx, threatModelId: string, fields: Fields): Promise<void>;
+  /** Runs in the deleting transaction before the rows go, e.g. to let siblings drop their references. */
+  beforeDelete?(tx: Tx, events: EventLog, rows: Row[], now: Date): Promise<void>;
   /** For kinds whose input carries metadata: the entries it sets (undefined leaves them as they are). */
   metadataOf?(input: object): MetadataEntryInput[] | undefined;
 }
@@ -189,6 +191,7 @@ export class ChildResourceService<Row extends ChildRow, Fields extends object> {
     const ids = this.distinctIds(parseInput(this.bulk(z.string(), 1), rawIds));
     await withEvents(this.ctx, async (tx, events) => {
       const current = await this.lockMany(tx, tmId, ids, true);
+      await this.kind.beforeDelete?.(tx, events, [...current.values()], this.ctx.now());
       await this.kind.delegate(tx).deleteMany({ where: { id: { in: ids } } });
       for (const id of ids) await this.record(events, 'deleted', current.get(id)!);
     });
@@ -210,6 +213,7 @@ export class ChildResourceService<Row extends ChildRow, Fields extends object> {
     const id = this.parseId(rawId);
     await withEvents(this.ctx, async (tx, events) => {
       const current = await this.lock(tx, tmId, id, null);
+      await this.kind.beforeDelete?.(tx, events, [current], this.ctx.now());
       await this.kind.delegate(tx).deleteMany({ where: { id: { in: [id] } } });
       await this.record(events, 'deleted', current);
     });

@@ -1,6 +1,7 @@
 import { Prisma, type Threat as ThreatColumns, type ThreatMetadata } from '../../generated/prisma/client.js';
 import type { ServiceContext } from '../../infra/context.js';
 import type { Tx } from '../../infra/db.js';
+import type { EventLog } from '../events/events.js';
 import { AppError } from '../../infra/errors/registry.js';
 import { parseInput } from '../../infra/errors/validation.js';
 import { type ChildKind, ChildResourceService, includeAlways } from '../children/service.js';
@@ -136,5 +137,29 @@ export const threatKind: ChildKind<Threat, ThreatFields> = {
 export class ThreatService extends ChildResourceService<Threat, ThreatFields> {
   constructor(ctx: ServiceContext) {
     super(ctx, threatKind);
+  }
+}
+
+/**
+ * In the transaction deleting assets: the threats that name them no longer do. Each such threat
+ * changes (new version) and announces it, so no consumer keeps a reference to a deleted asset.
+ */
+export async function releaseAssetReferences(tx: Tx, events: EventLog, assetIds: string[], now: Date) {
+  const threats = await tx.threat.findMany({
+    where: { assetId: { in: assetIds } },
+    select: { id: true },
+    orderBy: { id: 'asc' },
+  });
+  for (const { id } of threats) {
+    const threat = await threatKind
+      .delegate(tx)
+      .update({ where: { id }, data: { assetId: null, modifiedAt: now, version: { increment: 1 } } });
+    await events.record({
+      resource: 'threat',
+      action: 'updated',
+      threatModelId: threat.threatModelId,
+      objectId: threat.id,
+      data: threatKind.document(threat) as Prisma.InputJsonObject,
+    });
   }
 }
