@@ -4,21 +4,7 @@ import cors from '@fastify/cors';
 import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { threatModelRoutes } from '../rest-compat/routes/threat-models.js';
-import { meRoutes } from '../rest-compat/routes/me.js';
-import {
-  documentMetadataRoutes,
-  noteMetadataRoutes,
-  repositoryMetadataRoutes,
-  threatMetadataRoutes,
-  assetMetadataRoutes,
-  threatModelMetadataRoutes,
-} from '../rest-compat/routes/metadata.js';
-import { repositoryRoutes } from '../rest-compat/routes/repositories.js';
-import { threatRoutes } from '../rest-compat/routes/threats.js';
-import { assetRoutes } from '../rest-compat/routes/assets.js';
-import { noteRoutes } from '../rest-compat/routes/notes.js';
-import { documentRoutes } from '../rest-compat/routes/documents.js';
+import { restRoutes } from '../rest-compat/routes/index.js';
 import { registerOAuthRoutes } from '../rest-compat/routes/oauth.js';
 import { registerRestRoutes } from '../rest-compat/route-table.js';
 import type { AppDeps } from './app-deps.js';
@@ -199,21 +185,7 @@ export async function buildHttpApp(deps: AppDeps, options: { api: boolean }): Pr
   registerRoot(app, deps);
   if (!options.api) return app;
   await registerOAuthRoutes(app, deps, new AuthService(deps));
-  registerRestRoutes(app, deps, [
-    ...meRoutes,
-    ...threatModelRoutes,
-    ...threatModelMetadataRoutes,
-    ...documentMetadataRoutes,
-    ...noteMetadataRoutes,
-    ...noteRoutes,
-    ...repositoryMetadataRoutes,
-    ...repositoryRoutes,
-    ...threatMetadataRoutes,
-    ...threatRoutes,
-    ...assetMetadataRoutes,
-    ...assetRoutes,
-    ...documentRoutes,
-  ]);
+  registerRestRoutes(app, deps, restRoutes);
   const graphql = registerGraphQL(app, deps);
   app.addHook('onClose', async () => graphql.close());
   return app;

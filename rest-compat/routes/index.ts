@@ -1,0 +1,33 @@
+import type { RestRoute } from '../route-table.js';
+import { assetRoutes } from './assets.js';
+import { documentRoutes } from './documents.js';
+import { meRoutes } from './me.js';
+import {
+  assetMetadataRoutes,
+  documentMetadataRoutes,
+  noteMetadataRoutes,
+  repositoryMetadataRoutes,
+  threatMetadataRoutes,
+  threatModelMetadataRoutes,
+} from './metadata.js';
+import { noteRoutes } from './notes.js';
+import { repositoryRoutes } from './repositories.js';
+import { threatModelRoutes } from './threat-models.js';
+import { threatRoutes } from './threats.js';
+
+/** Every TMI endpoint the route table serves (the OAuth protocol endpoints are registered apart). */
+export const restRoutes: RestRoute[] = [
+  ...meRoutes,
+  ...threatModelRoutes,
+  ...threatModelMetadataRoutes,
+  ...threatRoutes,
+  ...threatMetadataRoutes,
+  ...assetRoutes,
+  ...assetMetadataRoutes,
+  ...documentRoutes,
+  ...documentMetadataRoutes,
+  ...noteRoutes,
+  ...noteMetadataRoutes,
+  ...repositoryRoutes,
+  ...repositoryMetadataRoutes,
+];
