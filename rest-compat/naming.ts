@@ -40,9 +40,14 @@ export function toGraphQLInput(value: unknown, type: GraphQLInputType, path = ''
   if (value === null || value === undefined) return value;
   const inner = isNonNullType(type) ? type.ofType : type;
   if (isListType(inner)) {
-    return Array.isArray(value)
-      ? value.map((item, index) => toGraphQLInput(item, inner.ofType, `${path}[${index}]`))
-      : value;
+    // GraphQL would coerce a single value into a one-item list; TMI's schema asks for an array.
+    if (!Array.isArray(value)) {
+      const field = path || 'body';
+      throw new AppError('VALIDATION_FAILED', `Invalid input: ${field}: must be an array`, {
+        context: { field_errors: [{ field, error: 'must be an array' }] },
+      });
+    }
+    return value.map((item, index) => toGraphQLInput(item, inner.ofType, `${path}[${index}]`));
   }
   if (isEnumType(inner)) {
     const match = inner.getValues().find((candidate) => candidate.value === value);

@@ -181,7 +181,13 @@ function getAjv(s: State): Ajv {
   if (s.ajv) return s.ajv;
   // unicodeRegExp: false — spec patterns are ECMAScript regexes, some with escapes
   // (`\-` outside a class) that are invalid under the `u` flag.
-  const ajv = new Ajv({ strict: false, allErrors: true, validateSchema: false, unicodeRegExp: false });
+  const ajv = new Ajv({
+    strict: false,
+    allErrors: true,
+    validateSchema: false,
+    unicodeRegExp: false,
+    multipleOfPrecision: 9,
+  });
   ajvFormats.default(ajv);
   const definitions = Object.fromEntries(
     Object.entries(s.spec.components?.schemas ?? {}).map(([name, schema]) => [name, toJsonSchema(schema, s.formats)]),

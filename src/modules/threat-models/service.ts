@@ -19,6 +19,7 @@ import { applyJsonPatch, type JsonPatchOperation } from '../shared/json-patch.js
 export type { JsonPatchOperation };
 import { assertCan, can, type Role, threatModelsVisibleTo } from './policy.js';
 import { loadThreatModel, threatModelInclude, type ThreatModelRecord } from './read.js';
+import { containsText } from '../shared/filters.js';
 
 export type { ThreatModelRecord };
 
@@ -34,18 +35,17 @@ export interface ThreatModelFilter {
   modifiedBefore?: Date | null;
 }
 
-const contains = (value: string) => ({ contains: value, mode: 'insensitive' as const });
-
 /** The filter part of a list query, combined with what the principal may see. */
 export function threatModelListWhere(
   principal: Principal,
   filter: ThreatModelFilter = {},
 ): Prisma.ThreatModelWhereInput {
   const and: Prisma.ThreatModelWhereInput[] = [threatModelsVisibleTo(principal)];
-  if (filter.name) and.push({ name: contains(filter.name) });
-  if (filter.description) and.push({ description: contains(filter.description) });
-  if (filter.issueUri) and.push({ issueUri: contains(filter.issueUri) });
-  if (filter.owner) and.push({ owner: { OR: [{ name: contains(filter.owner) }, { email: contains(filter.owner) }] } });
+  if (filter.name) and.push({ name: containsText(filter.name) });
+  if (filter.description) and.push({ description: containsText(filter.description) });
+  if (filter.issueUri) and.push({ issueUri: containsText(filter.issueUri) });
+  if (filter.owner)
+    and.push({ owner: { OR: [{ name: containsText(filter.owner) }, { email: containsText(filter.owner) }] } });
   if (filter.status && filter.status.length > 0) and.push({ status: { in: filter.status } });
   if (filter.createdAfter || filter.createdBefore)
     and.push({ createdAt: { gte: filter.createdAfter ?? undefined, lte: filter.createdBefore ?? undefined } });

@@ -103,8 +103,14 @@ const fields = {
 export const threatInputSchema = z.strictObject(fields);
 export type ThreatInput = z.output<typeof threatInputSchema>;
 
-/** What a JSON Patch may change on a threat: the same fields and rules. */
-export const threatPatchableSchema = z.strictObject(fields);
+/**
+ * What a JSON Patch may change on a threat: the same fields and rules. The patched document always
+ * carries its metadata, so a document without it (removed, or set to null) means none, not "leave as is".
+ */
+export const threatPatchableSchema = z.strictObject({
+  ...fields,
+  metadata: fields.metadata.transform((entries) => entries ?? []),
+});
 
 /** TMI's per-request limit for every bulk operation on threats. */
 export const THREAT_BULK_LIMIT = 20;
@@ -124,6 +130,8 @@ const SORTABLE = {
   score: 'score',
   priority: 'priority',
   status: 'status',
+  mitigated: 'mitigated',
+  alias: 'alias',
   created_at: 'createdAt',
   modified_at: 'modifiedAt',
 } as const;
@@ -136,7 +144,15 @@ export const threatFilterSchema = z.strictObject({
   name: z.string().max(256).regex(noControl).nullish(),
   description: z.string().max(256).regex(noControl).nullish(),
   threatType: stringList.nullish(),
-  severity: z.array(z.enum(SEVERITY_ORDER)).max(50).nullish(),
+  severity: z
+    .array(
+      z
+        .string()
+        .transform((value) => value.trim().toLowerCase())
+        .pipe(z.enum(SEVERITY_ORDER)),
+    )
+    .max(50)
+    .nullish(),
   priority: stringList.nullish(),
   status: stringList.nullish(),
   mitigated: z.boolean().nullish(),
@@ -171,7 +187,7 @@ export function threatOrderBy(sort: string | null | undefined): object[] {
     const [field, direction = 'asc'] = part.split(':') as [keyof typeof SORTABLE, 'asc' | 'desc'];
     const column = SORTABLE[field];
     // Threats without a value (or with a severity word outside TMI's scale) come last either way.
-    return column === 'createdAt' || column === 'modifiedAt' || column === 'name'
+    return ['createdAt', 'modifiedAt', 'name', 'mitigated', 'alias'].includes(column)
       ? { [column]: direction }
       : { [column]: { sort: direction, nulls: 'last' } };
   });

@@ -14,6 +14,7 @@ import {
   threatPatchableSchema,
   type ThreatInput,
 } from './input.js';
+import { containsText } from '../shared/filters.js';
 
 /** A threat as every read returns it: with its metadata. */
 export type Threat = ThreatColumns & { metadata: ThreatMetadata[] };
@@ -28,7 +29,6 @@ type ThreatFields = Omit<
 
 const metadataInclude = { metadata: { orderBy: { key: 'asc' } } } as const;
 
-const contains = (value: string) => ({ contains: value, mode: 'insensitive' as const });
 const oneOf = (values: string[]) => ({ in: values, mode: 'insensitive' as const });
 
 export const threatKind: ChildKind<Threat, ThreatFields> = {
@@ -116,8 +116,8 @@ export const threatKind: ChildKind<Threat, ThreatFields> = {
       ).filter(([, value]) => value != null),
     );
     const where: Prisma.ThreatWhereInput = {
-      ...(filter.name ? { name: contains(filter.name) } : {}),
-      ...(filter.description ? { description: contains(filter.description) } : {}),
+      ...(filter.name ? { name: containsText(filter.name) } : {}),
+      ...(filter.description ? { description: containsText(filter.description) } : {}),
       ...(filter.threatType?.length ? { threatType: { hasSome: filter.threatType } } : {}),
       ...(filter.severity?.length ? { severity: oneOf(filter.severity) } : {}),
       ...(filter.priority?.length ? { priority: oneOf(filter.priority) } : {}),
