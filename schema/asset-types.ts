@@ -1,5 +1,6 @@
 import type { Asset } from '../src/modules/assets/service.js';
 import { builder } from './builder.js';
+import { childMetadata } from './child-metadata.js';
 import { MetadataEntry } from './principals.js';
 
 export const AssetRef = builder.prismaObject('Asset', {
@@ -19,14 +20,8 @@ export const AssetRef = builder.prismaObject('Asset', {
     timmyEnabled: t.exposeBoolean('timmyEnabled'),
     metadata: t.field({
       type: [MetadataEntry],
-      description: 'Loaded with every asset (ordered by key)',
-      // Every service read loads it; rows from a connection are completed in one batched query.
-      resolve: async (asset, _args, ctx) =>
-        (asset as Partial<Asset>).metadata ??
-        (await ctx.service.db.prisma.asset
-          .findUnique({ where: { id: asset.id } })
-          .metadata({ orderBy: { key: 'asc' } })) ??
-        [],
+      description: 'Ordered by key',
+      resolve: (asset, _args, ctx) => childMetadata(ctx, 'asset', asset as Partial<Asset> & { id: string }),
     }),
     version: t.exposeInt('version'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),

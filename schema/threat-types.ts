@@ -1,5 +1,6 @@
 import type { Threat } from '../src/modules/threats/service.js';
 import { builder } from './builder.js';
+import { childMetadata } from './child-metadata.js';
 import { MetadataEntry } from './principals.js';
 
 export const CvssScore = builder.objectRef<{ vector: string; score: number }>('CvssScore').implement({
@@ -46,14 +47,8 @@ export const ThreatRef = builder.prismaObject('Threat', {
     }),
     metadata: t.field({
       type: [MetadataEntry],
-      description: 'Loaded with every threat (ordered by key)',
-      // Every service read loads it; rows from a connection are completed in one batched query.
-      resolve: async (threat, _args, ctx) =>
-        (threat as Partial<Threat>).metadata ??
-        (await ctx.service.db.prisma.threat
-          .findUnique({ where: { id: threat.id } })
-          .metadata({ orderBy: { key: 'asc' } })) ??
-        [],
+      description: 'Ordered by key',
+      resolve: (threat, _args, ctx) => childMetadata(ctx, 'threat', threat as Partial<Threat> & { id: string }),
     }),
     version: t.exposeInt('version'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Asset as AssetColumns, AssetMetadata } from '../../generated/prisma/client.js';
 import type { ServiceContext } from '../../infra/context.js';
+import { childName, label, longDescription } from '../shared/fields.js';
 import { type ChildKind, ChildResourceService, includeAlways } from '../children/service.js';
 import { releaseAssetReferences } from '../threats/service.js';
 
@@ -9,30 +10,20 @@ export type Asset = AssetColumns & { metadata: AssetMetadata[] };
 
 // TMI's rules for an asset's client-writable fields (AssetBase).
 
-const noControl = /^[^\x00-\x1F]*$/;
-const label = z.string().max(128).regex(noControl, 'must not contain control characters');
+const tag = label(128);
 
 const fields = {
-  name: z
-    .string()
-    .trim()
-    .min(1, 'must not be empty')
-    .max(256)
-    .regex(/^[^<>"'&]*$/, 'must not contain < > " \' or &'),
-  description: z
-    .string()
-    .max(2048)
-    .regex(/^[^<>\x00-\x08\x0B\x0C\x0E-\x1F]*$/, 'must not contain <, > or control characters')
-    .nullish(),
+  name: childName,
+  description: longDescription,
   type: z.enum(['data', 'hardware', 'software', 'infrastructure', 'service', 'personnel']),
-  criticality: label.nullish(),
+  criticality: tag.nullish(),
   /** A set: duplicates collapse (also when a JSON Patch adds a tag that is already there). */
   classification: z
-    .array(label)
+    .array(tag)
     .max(50)
     .nullish()
     .transform((tags) => [...new Set(tags ?? [])]),
-  sensitivity: label.nullish(),
+  sensitivity: tag.nullish(),
   includeInReport: z.boolean().nullish(),
   timmyEnabled: z.boolean().nullish(),
 };

@@ -1,28 +1,12 @@
 import { z } from 'zod';
+import { absoluteUri, childName, longDescription } from '../shared/fields.js';
 
 // TMI's rules for a document's client-writable fields (DocumentBase).
 
-const name = z
-  .string()
-  .trim()
-  .min(1, 'must not be empty')
-  .max(256)
-  .regex(/^[^<>"'&]*$/, 'must not contain < > " \' or &');
-const description = z
-  .string()
-  .max(2048)
-  .regex(/^[^<>\x00-\x08\x0B\x0C\x0E-\x1F]*$/, 'must not contain <, > or control characters')
-  .nullish();
-const uri = z
-  .string()
-  .min(1)
-  .max(1000)
-  .regex(/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^\s]*$/, 'must be an absolute URI such as https://…');
-
 export const documentInputSchema = z.strictObject({
-  name,
-  uri,
-  description,
+  name: childName,
+  uri: absoluteUri,
+  description: longDescription,
   includeInReport: z.boolean().nullish(),
   timmyEnabled: z.boolean().nullish(),
 });
@@ -30,9 +14,9 @@ export type DocumentInput = z.input<typeof documentInputSchema>;
 
 /** What a JSON Patch may change on a document. */
 export const documentPatchableSchema = z.strictObject({
-  name,
-  uri,
-  description,
+  name: childName,
+  uri: absoluteUri,
+  description: longDescription,
   includeInReport: z.boolean(),
   timmyEnabled: z.boolean(),
 });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { Prisma, type Repository } from '../../generated/prisma/client.js';
 import type { ServiceContext } from '../../infra/context.js';
 import { type ChildKind, ChildResourceService } from '../children/service.js';
+import { absoluteUri, childName, longDescription } from '../shared/fields.js';
 
 export type { Repository };
 
@@ -21,25 +22,11 @@ const parametersSchema = z.strictObject({
 });
 
 const fieldsSchema = {
-  name: z
-    .string()
-    .trim()
-    .min(1)
-    .max(256)
-    .regex(/^[^<>"'&]*$/, 'must not contain < > " \' or &')
-    .nullish(),
-  description: z
-    .string()
-    .max(2048)
-    .regex(/^[^<>\x00-\x08\x0B\x0C\x0E-\x1F]*$/, 'must not contain <, > or control characters')
-    .nullish(),
+  name: childName.nullish(),
+  description: longDescription,
   type: z.enum(['git', 'svn', 'mercurial', 'other']).nullish(),
   parameters: parametersSchema.nullish(),
-  uri: z
-    .string()
-    .min(1)
-    .max(1000)
-    .regex(/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^\s]*$/, 'must be an absolute URI such as https://…'),
+  uri: absoluteUri,
 };
 
 export const repositoryInputSchema = z.strictObject({

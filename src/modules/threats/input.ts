@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { metadataEntrySchema } from '../metadata/input.js';
+import { childName, label, longDescription, NO_CONTROL_CHARS } from '../shared/fields.js';
 
 // TMI's rules for a threat's client-writable fields (ThreatBase), shared by both faces.
 
-const noControl = /^[^\x00-\x1F]*$/;
 const uuid = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const httpUri =
   /^\s*https?:\/\/[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*(:[0-9]{1,5})?(\/[^\s]*)?\s*$/;
@@ -54,17 +54,8 @@ export const ssvcScoreSchema = z.strictObject({
 });
 
 const fields = {
-  name: z
-    .string()
-    .trim()
-    .min(1, 'must not be empty')
-    .max(256)
-    .regex(/^[^<>"'&]*$/, 'must not contain < > " \' or &'),
-  description: z
-    .string()
-    .max(2048)
-    .regex(/^[^<>\x00-\x08\x0B\x0C\x0E-\x1F]*$/, 'must not contain <, > or control characters')
-    .nullish(),
+  name: childName,
+  description: longDescription,
   mitigation: z
     .string()
     .max(1024)
@@ -73,12 +64,12 @@ const fields = {
   diagramId: optionalUuid,
   cellId: optionalUuid,
   assetId: optionalUuid,
-  severity: z.string().max(50).regex(noControl, 'must not contain control characters').nullish(),
+  severity: label(50).nullish(),
   score: tenths.nullish(),
-  priority: z.string().max(256).regex(noControl, 'must not contain control characters').nullish(),
+  priority: label(256).nullish(),
   mitigated: z.boolean().nullish(),
-  status: z.string().max(256).regex(noControl, 'must not contain control characters').nullish(),
-  threatType: distinct(z.string().min(1).max(256).regex(noControl, 'must not contain control characters'), 20),
+  status: label(256).nullish(),
+  threatType: distinct(label(256).min(1), 20),
   issueUri: z
     .string()
     .max(1000)
@@ -137,12 +128,12 @@ const SORTABLE = {
 } as const;
 
 const dateTime = z.coerce.date();
-const stringList = z.array(z.string().max(256).regex(noControl)).max(50);
+const stringList = z.array(z.string().max(256).regex(NO_CONTROL_CHARS)).max(50);
 
 /** The list's filters (TMI's query parameters, camelCased) and sort. */
 export const threatFilterSchema = z.strictObject({
-  name: z.string().max(256).regex(noControl).nullish(),
-  description: z.string().max(256).regex(noControl).nullish(),
+  name: z.string().max(256).regex(NO_CONTROL_CHARS).nullish(),
+  description: z.string().max(256).regex(NO_CONTROL_CHARS).nullish(),
   threatType: stringList.nullish(),
   severity: z
     .array(
