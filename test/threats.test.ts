@@ -1307,6 +1307,22 @@ describe('threat metadata', () => {
   });
 });
 
+describe('metadata carried in the threat', () => {
+  it('takes up to 100 entries with distinct keys (not the 20 of a metadata bulk request)', async () => {
+    const tm = await newThreatModel();
+    const entries = (count: number) => Array.from({ length: count }, (_, i) => ({ key: `k${i}`, value: `v${i}` }));
+    const created = await restAs(owner).post(threats(tm), threat('Well described', { metadata: entries(100) }));
+    expect(created.status).toBe(201);
+    expect(created.body.metadata).toHaveLength(100);
+    const stored = await server.deps.db.prisma.threatMetadata.count({ where: { threatId: created.body.id } });
+    expect(stored).toBe(100);
+    for (const metadata of [entries(101), [...entries(2), { key: 'k0', value: 'again' }]]) {
+      expectError(await restAs(owner).post(threats(tm), threat('Too much', { metadata })), 400);
+    }
+    expect(await server.deps.db.prisma.threat.count({ where: { threatModelId: tm } })).toBe(1);
+  });
+});
+
 describe('threats belong to their threat model', () => {
   it('records threat.created, updated and deleted events in the same transaction; refused changes record none', async () => {
     const tm = await newThreatModel();

@@ -6,7 +6,7 @@ import { AppError } from '../../infra/errors/registry.js';
 import { parseInput } from '../../infra/errors/validation.js';
 import { type EventLog, type EventResource, withEvents } from '../events/events.js';
 import type { MetadataEntryInput } from '../metadata/input.js';
-import { mergeMetadata, parseMetadataEntries } from '../metadata/service.js';
+import { mergeMetadata, uniqueKeys } from '../metadata/service.js';
 import { applyJsonPatch, type JsonPatchOperation } from '../shared/json-patch.js';
 import { authorizeThreatModel } from '../threat-models/access.js';
 import { reserveAliases } from '../threat-models/aliases.js';
@@ -246,8 +246,9 @@ export class ChildResourceService<Row extends ChildRow, Fields extends object> {
   }
 
   private metadataOf(input: object): MetadataEntryInput[] | undefined {
+    // The kind's input schema has checked each entry and the count (TMI allows 100 on an entity).
     const entries = this.kind.metadataOf?.(input);
-    return entries === undefined ? undefined : parseMetadataEntries(entries);
+    return entries === undefined ? undefined : uniqueKeys(entries);
   }
 
   /**

@@ -189,7 +189,8 @@ function recordMetadataEvent(
   });
 }
 
-function uniqueKeys(entries: MetadataEntryInput[]): MetadataEntryInput[] {
+/** Refuses a set of entries that names a key twice (VALIDATION_FAILED). */
+export function uniqueKeys(entries: MetadataEntryInput[]): MetadataEntryInput[] {
   const seen = new Set<string>();
   const duplicates = entries.filter(({ key }) => (seen.has(key) ? true : (seen.add(key), false))).map(({ key }) => key);
   if (duplicates.length > 0) {
