@@ -14,7 +14,16 @@ import { AppError } from '../src/infra/errors/registry.js';
 // These functions translate mechanically, guided by the schema's types.
 
 export const snakeToCamel = (key: string): string => key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-export const camelToSnake = (key: string): string => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+const snakeNames = new Map<string, string>();
+/** camelCase → snake_case; field names are few, so each is converted once (large reads convert thousands of keys). */
+export const camelToSnake = (key: string): string => {
+  let snake = snakeNames.get(key);
+  if (snake === undefined) {
+    snake = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    if (snakeNames.size < 10_000) snakeNames.set(key, snake);
+  }
+  return snake;
+};
 
 /** Deep key conversion for schemaless JSON (JSON Patch values and paths). */
 export function keysToCamel(value: unknown): unknown {

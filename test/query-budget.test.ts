@@ -149,4 +149,29 @@ describe('query budget', () => {
     expect(few.rest).toBe(1);
     expect(few.graphql).toBe(1);
   });
+
+  it('a bulk create costs the same statements for 2 or 20 threats, metadata and events included', async () => {
+    const rest = restClient(server.baseUrl, alice.token);
+    const { body: tm } = await rest.post('/threat_models', { name: 'Bulk budget' });
+    const { body: asset } = await rest.post(`/threat_models/${tm.id}/assets`, { name: 'DB', type: 'data' });
+    const threats = (count: number) =>
+      Array.from({ length: count }, (_, i) => ({
+        name: `T${i}`,
+        threat_type: ['Tampering'],
+        asset_id: asset.id,
+        metadata: [
+          { key: 'a', value: '1' },
+          { key: 'b', value: '2' },
+        ],
+      }));
+    const post = (count: number) =>
+      countStatements(async () => {
+        const response = await rest.request('POST', `/threat_models/${tm.id}/threats/bulk`, { body: threats(count) });
+        expect(response.status).toBe(201);
+      });
+    const few = await post(2);
+    expect(await post(20)).toBe(few);
+    // Access, alias counter, asset check, insert, read back, metadata, events, read with metadata.
+    expect(few).toBeLessThanOrEqual(8);
+  });
 });

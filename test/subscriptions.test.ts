@@ -73,9 +73,9 @@ describe('threatModelEvents', () => {
       'threat_model.updated',
       'metadata.deleted:team',
       'asset.created',
-      // A threat created with metadata: the entries are recorded before the threat that carries them.
-      'metadata.created:cwe',
+      // A threat created with metadata: the threat first, then the entries it carries.
       'threat.created',
+      'metadata.created:cwe',
       'threat.updated',
       // Deleting the asset releases the threat's reference to it first.
       'threat.updated',

@@ -6,7 +6,7 @@ import { AppError } from '../../infra/errors/registry.js';
 import { parseInput } from '../../infra/errors/validation.js';
 import { type EventLog, type EventResource, withEvents } from '../events/events.js';
 import type { MetadataEntryInput } from '../metadata/input.js';
-import { mergeMetadata, uniqueKeys } from '../metadata/service.js';
+import { addMetadataToNew, mergeMetadata, uniqueKeys } from '../metadata/service.js';
 import { applyJsonPatch, type JsonPatchOperation } from '../shared/json-patch.js';
 import { authorizeThreatModel } from '../threat-models/access.js';
 import { reserveAliases } from '../threat-models/aliases.js';
@@ -28,6 +28,7 @@ export interface ChildDelegate<Row> {
   findFirst(args: { where: { id: string; threatModelId: string } }): Promise<Row | null>;
   findUniqueOrThrow(args: { where: { id: string } }): Promise<Row>;
   create(args: { data: object }): Promise<Row>;
+  createManyAndReturn(args: { data: never }): Promise<ChildRow[]>;
   update(args: { where: { id: string }; data: object }): Promise<Row>;
   deleteMany(args: { where: { id: { in: string[] } } }): Promise<{ count: number }>;
 }
@@ -65,7 +66,7 @@ export interface ChildKind<Row extends ChildRow, Fields extends object> {
   /** The list's filters and sort, from the client's (untrusted) filter; without it, alias order. */
   listQuery?(filter: unknown): ChildListQuery;
   /** Checks against the database that input cannot express alone (e.g. references to siblings). */
-  checkReferences?(tx: Tx, threatModelId: string, fields: Fields): Promise<void>;
+  checkReferences?(tx: Tx, threatModelId: string, fields: Fields[]): Promise<void>;
   /** Runs in the deleting transaction before the rows go, e.g. to let siblings drop their references. */
   beforeDelete?(tx: Tx, events: EventLog, rows: Row[], now: Date): Promise<void>;
   /** For kinds whose input carries metadata: the entries it sets (undefined leaves them as they are). */
@@ -114,14 +115,14 @@ export class ChildResourceService<Row extends ChildRow, Fields extends object> {
     const tmId = await authorizeThreatModel(this.ctx, threatModelId, 'threat_model:write');
     const inputs = parseInput(this.bulk(this.kind.input), rawInputs);
     const metadata = inputs.map((input) => this.metadataOf(input));
-    return withEvents(this.ctx, async (tx, events) => {
-      let alias = await reserveAliases(tx, tmId, this.kind.resource, inputs.length);
-      const created: Row[] = [];
-      for (const [index, input] of inputs.entries()) {
-        created.push(await this.insert(tx, events, tmId, alias++, this.kind.fields(input), metadata[index]));
-      }
-      return created;
-    });
+    return withEvents(this.ctx, (tx, events) =>
+      this.insertMany(
+        tx,
+        events,
+        tmId,
+        inputs.map((input, index) => ({ fields: this.kind.fields(input), metadata: metadata[index] })),
+      ),
+    );
   }
 
   /** PUT replaces the child: omitted fields take their defaults. */
@@ -148,20 +149,19 @@ export class ChildResourceService<Row extends ChildRow, Fields extends object> {
     const metadata = inputs.map((input) => this.metadataOf(input));
     return withEvents(this.ctx, async (tx, events) => {
       const existing = await this.lockMany(tx, tmId, ids, this.kind.bulkPut === 'update');
-      const missing = ids.filter((id) => !existing.has(id));
-      let alias = missing.length > 0 ? await reserveAliases(tx, tmId, this.kind.resource, missing.length) : 0;
-      const written: Row[] = [];
+      const written = new Map<string, Row>();
       for (const [index, input] of inputs.entries()) {
-        const id = ids[index]!;
-        const current = existing.get(id);
-        const fields = this.kind.fields(input);
-        written.push(
-          current
-            ? await this.write(tx, events, current, fields, metadata[index])
-            : await this.insert(tx, events, tmId, alias++, fields, metadata[index], id),
-        );
+        const current = existing.get(ids[index]!);
+        if (current)
+          written.set(current.id, await this.write(tx, events, current, this.kind.fields(input), metadata[index]));
       }
-      return written;
+      const missing = inputs.flatMap((input, index) =>
+        existing.has(ids[index]!)
+          ? []
+          : [{ id: ids[index], fields: this.kind.fields(input), metadata: metadata[index] }],
+      );
+      for (const row of await this.insertMany(tx, events, tmId, missing)) written.set(row.id, row);
+      return ids.map((id) => written.get(id)!);
     });
   }
 
@@ -282,23 +282,57 @@ export class ChildResourceService<Row extends ChildRow, Fields extends object> {
     return new Map(found.map((row) => [row.id, row]));
   }
 
-  private async insert(
+  /**
+   * Creates children in a few statements however many there are: the rows, then all their metadata,
+   * then one read of the rows as the kind returns them. Returns them in the order given.
+   */
+  private async insertMany(
     tx: Tx,
     events: EventLog,
     threatModelId: string,
-    alias: number,
-    fields: Fields,
-    metadata: MetadataEntryInput[] | undefined,
-    id?: string,
-  ): Promise<Row> {
-    await this.kind.checkReferences?.(tx, threatModelId, fields);
+    items: { fields: Fields; metadata: MetadataEntryInput[] | undefined; id?: string }[],
+  ): Promise<Row[]> {
+    if (items.length === 0) return [];
+    await this.kind.checkReferences?.(
+      tx,
+      threatModelId,
+      items.map((item) => item.fields),
+    );
+    const firstAlias = await reserveAliases(tx, threatModelId, this.kind.resource, items.length);
     const now = this.ctx.now();
-    let row = await this.kind.delegate(tx).create({
-      data: { ...fields, ...(id ? { id } : {}), threatModelId, alias, createdAt: now, modifiedAt: now },
+    const inserted = await this.kind.delegate(tx).createManyAndReturn({
+      data: items.map<object>((item, index) => ({
+        ...item.fields,
+        ...(item.id ? { id: item.id } : {}),
+        threatModelId,
+        alias: firstAlias + index,
+        createdAt: now,
+        modifiedAt: now,
+      })) as never,
     });
-    if (metadata?.length) row = await this.setMetadata(tx, events, row, metadata);
-    await this.record(events, 'created', row);
-    return row;
+    const idOfAlias = new Map(inserted.map((row) => [row.alias, row.id]));
+    const ids = items.map((_item, index) => idOfAlias.get(firstAlias + index)!);
+    const rows = await this.kind.delegate(tx).findMany({
+      where: { threatModelId, id: { in: ids } } as { threatModelId: string },
+      orderBy: [{ alias: 'asc' }],
+      take: ids.length,
+      skip: 0,
+    });
+    for (const row of rows) await this.record(events, 'created', row);
+    await addMetadataToNew(
+      tx,
+      events,
+      { threatModelId, entityType: this.kind.resource },
+      items.map((item, index) => ({ entityId: ids[index]!, entries: item.metadata ?? [] })),
+    );
+    if (!items.some((item) => item.metadata?.length)) return rows;
+    const withMetadata = await this.kind.delegate(tx).findMany({
+      where: { threatModelId, id: { in: ids } } as { threatModelId: string },
+      orderBy: [{ alias: 'asc' }],
+      take: ids.length,
+      skip: 0,
+    });
+    return withMetadata;
   }
 
   private async setMetadata(tx: Tx, events: EventLog, row: Row, entries: MetadataEntryInput[]): Promise<Row> {
@@ -331,7 +365,7 @@ export class ChildResourceService<Row extends ChildRow, Fields extends object> {
     next: Fields,
     metadata: MetadataEntryInput[] | undefined,
   ): Promise<Row> {
-    await this.kind.checkReferences?.(tx, current.threatModelId, next);
+    await this.kind.checkReferences?.(tx, current.threatModelId, [next]);
     let row = await this.kind.delegate(tx).update({
       where: { id: current.id },
       data: { ...next, modifiedAt: this.ctx.now(), ...(this.kind.versioned ? { version: { increment: 1 } } : {}) },
@@ -363,6 +397,7 @@ export function includeAlways<Row>(
     findFirst(args: object): Promise<unknown>;
     findUniqueOrThrow(args: object): Promise<unknown>;
     create(args: object): Promise<unknown>;
+    createManyAndReturn(args: { data: never }): Promise<unknown>;
     update(args: object): Promise<unknown>;
     deleteMany(args: object): Promise<{ count: number }>;
   },
@@ -374,6 +409,8 @@ export function includeAlways<Row>(
     findFirst: (args) => delegate.findFirst({ ...args, include }) as Promise<Row | null>,
     findUniqueOrThrow: (args) => delegate.findUniqueOrThrow({ ...args, include }) as Promise<Row>,
     create: (args) => delegate.create({ ...args, include }) as Promise<Row>,
+    // Prisma cannot include to-many relations here; callers read the created rows back.
+    createManyAndReturn: (args) => delegate.createManyAndReturn(args) as Promise<ChildRow[]>,
     update: (args) => delegate.update({ ...args, include }) as Promise<Row>,
     deleteMany: (args) => delegate.deleteMany(args),
   };

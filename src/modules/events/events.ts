@@ -29,36 +29,19 @@ export interface EventLog {
  * records and publishes nothing.
  */
 export async function withEvents<T>(ctx: ServiceContext, work: (tx: Tx, events: EventLog) => Promise<T>): Promise<T> {
-  const recorded: DomainEventMessage[] = [];
+  let recorded: DomainEventMessage[] = [];
   const result = await ctx.db.prisma.$transaction(async (tx) => {
+    // Events are kept in order and written in one statement when the work is done, still inside the
+    // transaction: a bulk change costs one insert for all its events.
+    const pending: DomainEventInput[] = [];
     const log: EventLog = {
       async record(event) {
-        const row = await tx.domainEvent.create({
-          data: {
-            eventType: `${event.resource}.${event.action}` satisfies DomainEventType,
-            threatModelId: event.threatModelId,
-            objectType: event.resource,
-            objectId: event.objectId,
-            actorId: ctx.principal?.userId ?? null,
-            requestId: ctx.requestId,
-            data: event.data,
-            occurredAt: ctx.now(),
-          },
-        });
-        recorded.push({
-          id: row.id,
-          sequence: row.sequence.toString(),
-          eventType: row.eventType,
-          threatModelId: event.threatModelId,
-          objectType: row.objectType,
-          objectId: row.objectId,
-          actorId: row.actorId,
-          occurredAt: row.occurredAt.toISOString(),
-          data: row.data,
-        });
+        pending.push(event);
       },
     };
-    return work(tx, log);
+    const value = await work(tx, log);
+    recorded = await storeEvents(ctx, tx, pending);
+    return value;
   });
   for (const message of recorded) {
     try {
@@ -69,4 +52,35 @@ export async function withEvents<T>(ctx: ServiceContext, work: (tx: Tx, events: 
     }
   }
   return result;
+}
+
+async function storeEvents(ctx: ServiceContext, tx: Tx, events: DomainEventInput[]): Promise<DomainEventMessage[]> {
+  if (events.length === 0) return [];
+  const occurredAt = ctx.now();
+  const rows = await tx.domainEvent.createManyAndReturn({
+    data: events.map((event) => ({
+      eventType: `${event.resource}.${event.action}` satisfies DomainEventType,
+      threatModelId: event.threatModelId,
+      objectType: event.resource,
+      objectId: event.objectId,
+      actorId: ctx.principal?.userId ?? null,
+      requestId: ctx.requestId,
+      data: event.data,
+      occurredAt,
+    })),
+  });
+  // One multi-row insert numbers its rows in order; sorting by sequence keeps that order explicit.
+  return rows
+    .sort((a, b) => (a.sequence < b.sequence ? -1 : a.sequence > b.sequence ? 1 : 0))
+    .map((row) => ({
+      id: row.id,
+      sequence: row.sequence.toString(),
+      eventType: row.eventType,
+      threatModelId: row.threatModelId!,
+      objectType: row.objectType,
+      objectId: row.objectId,
+      actorId: row.actorId,
+      occurredAt: row.occurredAt.toISOString(),
+      data: row.data,
+    }));
 }

@@ -27,12 +27,15 @@ export interface MetadataEntry {
 
 type Db = PrismaClient | Tx;
 
+type OwnedEntry = MetadataEntryInput & { ownerId: string };
+
 /** Where each entity's metadata lives: one table per entity, the same operations on each. */
 interface MetadataStore {
   /** For a child: whether it exists under the threat model. */
   ownerExists?(db: Db, threatModelId: string, ownerId: string): Promise<boolean>;
   list(db: Db, ownerId: string, keys?: string[]): Promise<MetadataEntry[]>;
-  create(tx: Tx, ownerId: string, entries: MetadataEntryInput[]): Promise<MetadataEntry[]>;
+  /** Creates entries, possibly for several owners at once (one statement). */
+  create(tx: Tx, rows: OwnedEntry[]): Promise<MetadataEntry[]>;
   update(tx: Tx, id: string, value: string): Promise<MetadataEntry>;
   remove(tx: Tx, ids: string[]): Promise<void>;
 }
@@ -44,8 +47,10 @@ const stores: Record<MetadataEntityType, MetadataStore> = {
   threat_model: {
     list: (db, threatModelId, keys) =>
       db.threatModelMetadata.findMany({ where: { threatModelId, ...keyFilter(keys) }, ...byKey }),
-    create: (tx, threatModelId, entries) =>
-      tx.threatModelMetadata.createManyAndReturn({ data: entries.map((entry) => ({ ...entry, threatModelId })) }),
+    create: (tx, rows) =>
+      tx.threatModelMetadata.createManyAndReturn({
+        data: rows.map(({ ownerId, key, value }) => ({ key, value, threatModelId: ownerId })),
+      }),
     update: (tx, id, value) => tx.threatModelMetadata.update({ where: { id }, data: { value } }),
     remove: async (tx, ids) => {
       await tx.threatModelMetadata.deleteMany({ where: { id: { in: ids } } });
@@ -55,8 +60,10 @@ const stores: Record<MetadataEntityType, MetadataStore> = {
     ownerExists: async (db, threatModelId, id) => (await db.document.count({ where: { id, threatModelId } })) > 0,
     list: (db, documentId, keys) =>
       db.documentMetadata.findMany({ where: { documentId, ...keyFilter(keys) }, ...byKey }),
-    create: (tx, documentId, entries) =>
-      tx.documentMetadata.createManyAndReturn({ data: entries.map((entry) => ({ ...entry, documentId })) }),
+    create: (tx, rows) =>
+      tx.documentMetadata.createManyAndReturn({
+        data: rows.map(({ ownerId, key, value }) => ({ key, value, documentId: ownerId })),
+      }),
     update: (tx, id, value) => tx.documentMetadata.update({ where: { id }, data: { value } }),
     remove: async (tx, ids) => {
       await tx.documentMetadata.deleteMany({ where: { id: { in: ids } } });
@@ -66,8 +73,10 @@ const stores: Record<MetadataEntityType, MetadataStore> = {
     ownerExists: async (db, threatModelId, id) => (await db.repository.count({ where: { id, threatModelId } })) > 0,
     list: (db, repositoryId, keys) =>
       db.repositoryMetadata.findMany({ where: { repositoryId, ...keyFilter(keys) }, ...byKey }),
-    create: (tx, repositoryId, entries) =>
-      tx.repositoryMetadata.createManyAndReturn({ data: entries.map((entry) => ({ ...entry, repositoryId })) }),
+    create: (tx, rows) =>
+      tx.repositoryMetadata.createManyAndReturn({
+        data: rows.map(({ ownerId, key, value }) => ({ key, value, repositoryId: ownerId })),
+      }),
     update: (tx, id, value) => tx.repositoryMetadata.update({ where: { id }, data: { value } }),
     remove: async (tx, ids) => {
       await tx.repositoryMetadata.deleteMany({ where: { id: { in: ids } } });
@@ -76,8 +85,10 @@ const stores: Record<MetadataEntityType, MetadataStore> = {
   threat: {
     ownerExists: async (db, threatModelId, id) => (await db.threat.count({ where: { id, threatModelId } })) > 0,
     list: (db, threatId, keys) => db.threatMetadata.findMany({ where: { threatId, ...keyFilter(keys) }, ...byKey }),
-    create: (tx, threatId, entries) =>
-      tx.threatMetadata.createManyAndReturn({ data: entries.map((entry) => ({ ...entry, threatId })) }),
+    create: (tx, rows) =>
+      tx.threatMetadata.createManyAndReturn({
+        data: rows.map(({ ownerId, key, value }) => ({ key, value, threatId: ownerId })),
+      }),
     update: (tx, id, value) => tx.threatMetadata.update({ where: { id }, data: { value } }),
     remove: async (tx, ids) => {
       await tx.threatMetadata.deleteMany({ where: { id: { in: ids } } });
@@ -86,8 +97,10 @@ const stores: Record<MetadataEntityType, MetadataStore> = {
   asset: {
     ownerExists: async (db, threatModelId, id) => (await db.asset.count({ where: { id, threatModelId } })) > 0,
     list: (db, assetId, keys) => db.assetMetadata.findMany({ where: { assetId, ...keyFilter(keys) }, ...byKey }),
-    create: (tx, assetId, entries) =>
-      tx.assetMetadata.createManyAndReturn({ data: entries.map((entry) => ({ ...entry, assetId })) }),
+    create: (tx, rows) =>
+      tx.assetMetadata.createManyAndReturn({
+        data: rows.map(({ ownerId, key, value }) => ({ key, value, assetId: ownerId })),
+      }),
     update: (tx, id, value) => tx.assetMetadata.update({ where: { id }, data: { value } }),
     remove: async (tx, ids) => {
       await tx.assetMetadata.deleteMany({ where: { id: { in: ids } } });
@@ -96,8 +109,10 @@ const stores: Record<MetadataEntityType, MetadataStore> = {
   note: {
     ownerExists: async (db, threatModelId, id) => (await db.note.count({ where: { id, threatModelId } })) > 0,
     list: (db, noteId, keys) => db.noteMetadata.findMany({ where: { noteId, ...keyFilter(keys) }, ...byKey }),
-    create: (tx, noteId, entries) =>
-      tx.noteMetadata.createManyAndReturn({ data: entries.map((entry) => ({ ...entry, noteId })) }),
+    create: (tx, rows) =>
+      tx.noteMetadata.createManyAndReturn({
+        data: rows.map(({ ownerId, key, value }) => ({ key, value, noteId: ownerId })),
+      }),
     update: (tx, id, value) => tx.noteMetadata.update({ where: { id }, data: { value } }),
     remove: async (tx, ids) => {
       await tx.noteMetadata.deleteMany({ where: { id: { in: ids } } });
@@ -156,10 +171,11 @@ export async function mergeMetadata(
   const wanted = new Set(entries.map(({ key }) => key));
   if (options.removeOthers) {
     const removed = [...current.values()].filter(({ key }) => !wanted.has(key));
-    await owner.store.remove(
-      tx,
-      removed.map(({ id }) => id),
-    );
+    if (removed.length > 0)
+      await owner.store.remove(
+        tx,
+        removed.map(({ id }) => id),
+      );
     for (const entry of removed) await recordMetadataEvent(events, owner, 'deleted', entry);
   }
   for (const { key, value } of entries) {
@@ -167,11 +183,30 @@ export async function mergeMetadata(
     if (existing?.value === value) continue;
     const [entry] = existing
       ? [await owner.store.update(tx, existing.id, value)]
-      : await owner.store.create(tx, owner.entityId, [{ key, value }]);
+      : await owner.store.create(tx, [{ key, value, ownerId: owner.entityId }]);
     await recordMetadataEvent(events, owner, existing ? 'updated' : 'created', entry!);
   }
   const result = await owner.store.list(tx, owner.entityId);
   return options.removeOthers ? result : result.filter(({ key }) => wanted.has(key));
+}
+
+/**
+ * Inside the caller's transaction: the first metadata of entities that were just created (so none
+ * exists yet), for all of them in one statement; each entry is a `metadata.created` event.
+ */
+export async function addMetadataToNew(
+  tx: Tx,
+  events: EventLog,
+  target: { threatModelId: string; entityType: MetadataEntityType },
+  owned: { entityId: string; entries: MetadataEntryInput[] }[],
+): Promise<void> {
+  const rows = owned.flatMap(({ entityId, entries }) => entries.map((entry) => ({ ...entry, ownerId: entityId })));
+  if (rows.length === 0) return;
+  const created = await stores[target.entityType].create(tx, rows);
+  const ownerOf = new Map(created.map((entry, index) => [entry.id, rows[index]!.ownerId]));
+  for (const entry of created) {
+    await recordMetadataEvent(events, { ...target, entityId: ownerOf.get(entry.id)! }, 'created', entry);
+  }
 }
 
 function recordMetadataEvent(
@@ -238,7 +273,10 @@ export class MetadataService {
         entries.map(({ key }) => key),
       );
       if (existing.length > 0) throw conflict(existing.map(({ key }) => key));
-      const created = await owner.store.create(tx, owner.entityId, entries);
+      const created = await owner.store.create(
+        tx,
+        entries.map((entry) => ({ ...entry, ownerId: owner.entityId })),
+      );
       for (const entry of created) await recordMetadataEvent(events, owner, 'created', entry);
       return created.sort((a, b) => a.key.localeCompare(b.key));
     });

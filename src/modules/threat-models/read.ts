@@ -25,19 +25,28 @@ export type ThreatModelRecord = Prisma.ThreatModelGetPayload<{ include: typeof t
 
 type UserRecord = ThreatModelRecord['owner'];
 
-const snakeToCamel = (key: string) => key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+const camelNames = new Map<string, string>();
+/** Column names are few and a large read converts thousands of keys: each is converted once. */
+const snakeToCamel = (key: string) => {
+  let camel = camelNames.get(key);
+  if (camel === undefined) {
+    camel = key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+    camelNames.set(key, camel);
+  }
+  return camel;
+};
 
 /**
  * A row as `to_json` renders it (snake_case columns, ISO timestamps in `*_at` columns) back into the
  * shape Prisma returns, so the GraphQL types and services see the same objects from either read.
  */
 function fromJsonRow<T>(json: Record<string, unknown>): T {
-  return Object.fromEntries(
-    Object.entries(json).map(([key, value]) => [
-      snakeToCamel(key),
-      key.endsWith('_at') && typeof value === 'string' ? new Date(value) : value,
-    ]),
-  ) as T;
+  const row: Record<string, unknown> = {};
+  for (const key in json) {
+    const value = json[key];
+    row[snakeToCamel(key)] = key.endsWith('_at') && typeof value === 'string' ? new Date(value) : value;
+  }
+  return row as T;
 }
 
 /** A child's metadata entries as a JSON array, for the point read. */

@@ -94,9 +94,11 @@ export const threatKind: ChildKind<Threat, ThreatFields> = {
   bulkLimit: THREAT_BULK_LIMIT,
   bulkPut: 'update',
   metadataOf: (input) => (input as ThreatInput).metadata ?? undefined,
-  checkReferences: async (tx: Tx, threatModelId, fields) => {
-    if (!fields.assetId) return;
-    if ((await tx.asset.count({ where: { id: fields.assetId, threatModelId } })) === 0) {
+  checkReferences: async (tx: Tx, threatModelId, threats) => {
+    const assetIds = [...new Set(threats.flatMap((threat) => (threat.assetId ? [threat.assetId] : [])))];
+    if (assetIds.length === 0) return;
+    const found = await tx.asset.count({ where: { id: { in: assetIds }, threatModelId } });
+    if (found !== assetIds.length) {
       throw new AppError('VALIDATION_FAILED', 'Invalid input: asset_id: no such asset in this threat model', {
         context: { field_errors: [{ field: 'asset_id', error: 'no such asset in this threat model' }] },
       });
