@@ -54,33 +54,57 @@ export async function withEvents<T>(ctx: ServiceContext, work: (tx: Tx, events: 
   return result;
 }
 
+// One statement with one JSON parameter, however many events: a bulk change records dozens, and
+// Prisma would compile a fresh plan for each row count.
+const insertEventsSql = `
+INSERT INTO domain_events (id, event_type, threat_model_id, object_type, object_id, actor_id, request_id, data, occurred_at)
+SELECT gen_random_uuid(), e.item->>'event_type', (e.item->>'threat_model_id')::uuid, e.item->>'object_type',
+       (e.item->>'object_id')::uuid, (e.item->>'actor_id')::uuid, e.item->>'request_id', e.item->'data', $2::timestamptz
+FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(item, ord)
+ORDER BY e.ord
+RETURNING id, sequence::text AS sequence, event_type, threat_model_id, object_type, object_id, actor_id, occurred_at, data`;
+
+interface StoredEventRow {
+  id: string;
+  sequence: string;
+  event_type: string;
+  threat_model_id: string;
+  object_type: string;
+  object_id: string;
+  actor_id: string | null;
+  occurred_at: Date;
+  data: Prisma.JsonValue;
+}
+
 async function storeEvents(ctx: ServiceContext, tx: Tx, events: DomainEventInput[]): Promise<DomainEventMessage[]> {
   if (events.length === 0) return [];
-  const occurredAt = ctx.now();
-  const rows = await tx.domainEvent.createManyAndReturn({
-    data: events.map((event) => ({
-      eventType: `${event.resource}.${event.action}` satisfies DomainEventType,
-      threatModelId: event.threatModelId,
-      objectType: event.resource,
-      objectId: event.objectId,
-      actorId: ctx.principal?.userId ?? null,
-      requestId: ctx.requestId,
-      data: event.data,
-      occurredAt,
-    })),
-  });
-  // One multi-row insert numbers its rows in order; sorting by sequence keeps that order explicit.
+  const rows = await tx.$queryRawUnsafe<StoredEventRow[]>(
+    insertEventsSql,
+    JSON.stringify(
+      events.map((event) => ({
+        event_type: `${event.resource}.${event.action}` satisfies DomainEventType,
+        threat_model_id: event.threatModelId,
+        object_type: event.resource,
+        object_id: event.objectId,
+        actor_id: ctx.principal?.userId ?? null,
+        request_id: ctx.requestId ?? null,
+        data: event.data,
+      })),
+    ),
+    ctx.now(),
+  );
+  // Sequence numbers follow the ORDER BY of the insert; sorting makes that order explicit.
   return rows
-    .sort((a, b) => (a.sequence < b.sequence ? -1 : a.sequence > b.sequence ? 1 : 0))
+    .sort((a, b) => (BigInt(a.sequence) < BigInt(b.sequence) ? -1 : 1))
     .map((row) => ({
       id: row.id,
-      sequence: row.sequence.toString(),
-      eventType: row.eventType,
-      threatModelId: row.threatModelId!,
-      objectType: row.objectType,
-      objectId: row.objectId,
-      actorId: row.actorId,
-      occurredAt: row.occurredAt.toISOString(),
+      sequence: row.sequence,
+      eventType: row.event_type,
+      threatModelId: row.threat_model_id,
+      objectType: row.object_type,
+      objectId: row.object_id,
+      actorId: row.actor_id,
+      occurredAt: new Date(row.occurred_at).toISOString(),
       data: row.data,
     }));
 }
