@@ -43,8 +43,12 @@ const jsonPatchDocument = z
   .min(1, 'must contain at least one operation')
   .max(1000);
 
-/** An RFC 6902 document from the body, its pointers and value keys translated to the GraphQL names. */
-export function jsonPatchOperations(body: unknown) {
+/**
+ * An RFC 6902 document from the body, its pointers and value keys translated to the GraphQL names.
+ * Below a `verbatim` field (JSON kept with its own names, e.g. a diagram's `cells`) nothing is translated;
+ * with `'all'`, nothing at all (a patch on such JSON itself, e.g. one cell).
+ */
+export function jsonPatchOperations(body: unknown, verbatim: readonly string[] | 'all' = []) {
   const result = jsonPatchDocument.safeParse(body);
   if (!result.success) {
     throw new AppError(
@@ -52,11 +56,15 @@ export function jsonPatchOperations(body: unknown) {
       `Invalid JSON Patch document: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
     );
   }
+  const isVerbatim = (pointer: string) => verbatim === 'all' || verbatim.includes(pointer.split('/')[1] ?? '');
+  const pointer = (path: string) => (isVerbatim(path) ? path : pointerToCamel(path));
   return result.data.map((operation) => ({
     op: operation.op,
-    path: pointerToCamel(operation.path),
-    ...(operation.from !== undefined ? { from: pointerToCamel(operation.from) } : {}),
-    ...('value' in operation ? { value: keysToCamel(operation.value) } : {}),
+    path: pointer(operation.path),
+    ...(operation.from !== undefined ? { from: pointer(operation.from) } : {}),
+    ...('value' in operation
+      ? { value: isVerbatim(operation.path) ? operation.value : keysToCamel(operation.value) }
+      : {}),
   }));
 }
 

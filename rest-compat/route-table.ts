@@ -33,6 +33,16 @@ export interface RestRoute<TData = unknown, TVariables = unknown, P = unknown, Q
   /** Final touches on the mechanically translated result (TMI-specific envelope or omissions). */
   present?: (rest: unknown) => unknown;
   status: number;
+  /** Headers of a successful answer (e.g. `Cache-Control: no-store` on credentials). */
+  headers?: Record<string, string>;
+  /**
+   * An error body of the route's own where TMI's contract defines one (instead of the common error
+   * body); return undefined for the common one.
+   */
+  presentError?: (
+    error: AppError,
+    context: { params: P; baseUrl: string },
+  ) => { status: number; body: object } | undefined;
 }
 
 export function defineRoute<TData, TVariables, P, Q>(route: RestRoute<TData, TVariables, P, Q>): RestRoute {
@@ -45,6 +55,7 @@ export function registerRestRoutes(app: FastifyInstance, deps: AppDeps, routes: 
   for (const route of routes) {
     const operation = prepareOperation(schema, route.document);
     const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+      let params: unknown;
       try {
         if (route.bodyTypes) {
           const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
@@ -53,7 +64,7 @@ export function registerRestRoutes(app: FastifyInstance, deps: AppDeps, routes: 
           }
         }
         const principal = await principalFromRequest(deps.tokens, request);
-        const params = parseInput(route.params, request.params);
+        params = parseInput(route.params, request.params);
         const query = parseInput(route.query, request.query);
         const restVariables = route.variables({ params, query, body: request.body, headers: request.headers });
         const variables: Record<string, unknown> = {};
@@ -65,10 +76,16 @@ export function registerRestRoutes(app: FastifyInstance, deps: AppDeps, routes: 
           service: deps.serviceContext({ principal, requestId: request.id, log: request.log as unknown as Logger }),
         };
         const data = (await operation.run(context, variables)) as Record<string, unknown>;
+        if (route.headers) reply.headers(route.headers);
         if (route.status === 204) return reply.code(204).send();
         const rest = toRest(data[operation.rootField], operation.resultType);
         return reply.code(route.status).send(route.present ? route.present(rest) : rest);
       } catch (error) {
+        const own =
+          error instanceof AppError && params !== undefined
+            ? route.presentError?.(error, { params, baseUrl: deps.baseUrl() })
+            : undefined;
+        if (own) return reply.code(own.status).send(own.body);
         return sendError(request, reply, errorToRest(error));
       }
     };

@@ -6,15 +6,18 @@ import type { ServiceContext } from '../src/infra/context.js';
  */
 export async function childMetadata(
   ctx: { service: ServiceContext },
-  model: 'threat' | 'asset',
+  model: 'threat' | 'asset' | 'diagram',
   row: { id: string; metadata?: { key: string; value: string }[] },
 ): Promise<{ key: string; value: string }[]> {
   if (row.metadata) return row.metadata;
   const where = { where: { id: row.id } };
   const byKey = { orderBy: { key: 'asc' as const } };
+  const { prisma } = ctx.service.db;
   const loaded =
     model === 'threat'
-      ? await ctx.service.db.prisma.threat.findUnique(where).metadata(byKey)
-      : await ctx.service.db.prisma.asset.findUnique(where).metadata(byKey);
+      ? await prisma.threat.findUnique(where).metadata(byKey)
+      : model === 'asset'
+        ? await prisma.asset.findUnique(where).metadata(byKey)
+        : await prisma.diagram.findUnique(where).metadata(byKey);
   return loaded ?? [];
 }

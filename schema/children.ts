@@ -13,6 +13,8 @@ export interface ChildOperations {
   plural: string;
   ref: ObjectRef<AnyTypes, ChildRow>;
   input: InputObjectRef<AnyTypes, object>;
+  /** The create input, for kinds whose create takes less than a replace (default: `input`). */
+  createInput?: InputObjectRef<AnyTypes, object>;
   /** The bulk update item (input fields plus `id`); omit for kinds without bulk operations. */
   updateInput?: InputObjectRef<AnyTypes, { id: string | number } & object>;
   versioned: boolean;
@@ -85,7 +87,10 @@ export function addChildOperations(kind: ChildOperations): void {
     t.field({
       type: kind.ref,
       authScopes: { authenticated: true },
-      args: { threatModelId: t.arg.id({ required: true }), input: t.arg({ type: kind.input, required: true }) },
+      args: {
+        threatModelId: t.arg.id({ required: true }),
+        input: t.arg({ type: kind.createInput ?? kind.input, required: true }),
+      },
       resolve: (_root, args, ctx) => kind.service(ctx.service).create(String(args.threatModelId), args.input),
     }),
   );

@@ -9,6 +9,8 @@ import './notes.js';
 import './repositories.js';
 import './threats.js';
 import './assets.js';
+import './diagrams.js';
+import './collaboration.js';
 import './me.js';
 
 export const schema = builder.toSchema();

@@ -11,6 +11,7 @@ const MetadataEntityType = builder.enumType('MetadataEntityType', {
     NOTE: { value: 'note' },
     THREAT: { value: 'threat' },
     ASSET: { value: 'asset' },
+    DIAGRAM: { value: 'diagram' },
   } as const,
 });
 

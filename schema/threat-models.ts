@@ -19,6 +19,7 @@ import {
   UserRef,
 } from './principals.js';
 import { AssetRef } from './asset-types.js';
+import { DiagramRef } from './diagram-types.js';
 import { ThreatRef } from './threat-types.js';
 
 const AuthorizationEntry = builder.prismaObject('ThreatModelAccess', {
@@ -82,8 +83,23 @@ export const ThreatModelRef = builder.prismaObject('ThreatModel', {
       totalCount: true,
       query: { orderBy: { alias: 'asc' } },
     }),
-    // Diagrams are not stored yet (they arrive with the collaboration issue): every threat model has none.
-    diagramCount: t.int({ resolve: () => 0 }),
+    diagramCount: t.int({ resolve: (tm) => tm._count.diagrams }),
+    diagramList: t.field({
+      type: [DiagramRef],
+      description: "All diagrams with their cells, as TMI's full representation lists them (the point read loads them)",
+      resolve: (tm, _args, ctx) =>
+        (tm as ThreatModelRecord).diagrams ??
+        ctx.service.db.prisma.diagram.findMany({
+          where: { threatModelId: tm.id },
+          orderBy: { alias: 'asc' },
+          include: { metadata: { orderBy: { key: 'asc' } } },
+        }),
+    }),
+    diagrams: t.relatedConnection('diagrams', {
+      cursor: 'id',
+      totalCount: true,
+      query: { orderBy: { alias: 'asc' } },
+    }),
     threatCount: t.int({ resolve: (tm) => tm._count.threats }),
     threatList: t.field({
       type: [ThreatRef],

@@ -5,6 +5,7 @@ import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { restRoutes } from '../rest-compat/routes/index.js';
+import { registerCollaborationSocket } from './http/collaboration-socket.js';
 import { registerOAuthRoutes } from '../rest-compat/routes/oauth.js';
 import { registerRestRoutes } from '../rest-compat/route-table.js';
 import type { AppDeps } from './app-deps.js';
@@ -187,6 +188,10 @@ export async function buildHttpApp(deps: AppDeps, options: { api: boolean }): Pr
   await registerOAuthRoutes(app, deps, new AuthService(deps));
   registerRestRoutes(app, deps, restRoutes);
   const graphql = registerGraphQL(app, deps);
-  app.addHook('onClose', async () => graphql.close());
+  const collaboration = registerCollaborationSocket(app, deps);
+  app.addHook('onClose', async () => {
+    await collaboration.close();
+    await graphql.close();
+  });
   return app;
 }

@@ -116,16 +116,29 @@ describe('query budget', () => {
         }
         for (let i = 0; i < size; i++)
           await rest.post(`/threat_models/${tm.id}/notes`, { name: `N${i}`, content: 'x' });
+        for (let i = 0; i < size; i++) {
+          const { body: diagram } = await rest.post(`/threat_models/${tm.id}/diagrams`, {
+            name: `D${i}`,
+            type: 'DFD-1.0.0',
+          });
+          const cell = { id: diagram.id, shape: 'process', x: 1, y: 2, width: 80, height: 40 };
+          await rest.patch(`/threat_models/${tm.id}/diagrams/${diagram.id}`, [
+            { op: 'replace', path: '/cells', value: [cell] },
+          ]);
+          await rest.post(`/threat_models/${tm.id}/diagrams/${diagram.id}/metadata`, { key: 'k', value: 'v' });
+        }
       }
     };
     const fullQuery = `query($id: ID!) { threatModel(id: $id) {
-        threatCount assetCount
+        threatCount assetCount diagramCount
         threatList { id name metadata { key value } cvss { score } ssvc { decision } }
         assetList { id name classification metadata { key } }
-        documentList { id } noteList { id } repositoryList { id } } }`;
+        documentList { id } noteList { id } repositoryList { id }
+        diagramList { id cells updateVector image { svg } metadata { key } } } }`;
     const connectionsQuery = `query($id: ID!) { threatModel(id: $id) {
         threats(first: 100) { totalCount edges { node { id metadata { key } } } }
-        assets(first: 100) { edges { node { id metadata { key } } } } } }`;
+        assets(first: 100) { edges { node { id metadata { key } } } }
+        diagrams(first: 100) { edges { node { id metadata { key } } } } } }`;
     const threatPage = `query($id: ID!) { threatPage(threatModelId: $id, limit: 100) { total items { id metadata { key } } } }`;
     const measure = async () => ({
       rest: await countStatements(() => rest.get(`/threat_models/${tm.id}`)),
@@ -133,6 +146,7 @@ describe('query budget', () => {
       connections: await countStatements(() => gql(connectionsQuery, { id: tm.id })),
       restThreats: await countStatements(() => rest.get(`/threat_models/${tm.id}/threats?limit=100`)),
       restAssets: await countStatements(() => rest.get(`/threat_models/${tm.id}/assets?limit=100`)),
+      restDiagrams: await countStatements(() => rest.get(`/threat_models/${tm.id}/diagrams?limit=100`)),
       threatPage: await countStatements(() => gql(threatPage, { id: tm.id })),
     });
 
@@ -140,10 +154,12 @@ describe('query budget', () => {
     const few = await measure();
     await addChildren(39);
     const { body: full } = await rest.get(`/threat_models/${tm.id}`);
-    expect([full.threats, full.assets, full.documents, full.notes, full.repositories].map((l) => l.length)).toEqual([
-      40, 40, 40, 40, 40,
-    ]);
+    expect(
+      [full.threats, full.assets, full.documents, full.notes, full.repositories, full.diagrams].map((l) => l.length),
+    ).toEqual([40, 40, 40, 40, 40, 40]);
     expect(full.threats[39].metadata).toEqual([{ key: 'source', value: 'budget' }]);
+    expect(full.diagrams[39]).toMatchObject({ update_vector: 1, metadata: [{ key: 'k', value: 'v' }] });
+    expect(full.diagrams[39].cells).toHaveLength(1);
     expect(await measure()).toEqual(few);
     // The point read stays one statement on both faces, children and their metadata included.
     expect(few.rest).toBe(1);

@@ -95,6 +95,7 @@ describe('threat models on both faces', () => {
       documents: [],
       notes: [],
       repositories: [],
+      diagrams: [],
     });
   });
 

@@ -24,6 +24,8 @@ export interface ChildRoutesSpec {
   listFilter?: { query: z.ZodType<Record<string, unknown>>; variables(query: Record<string, unknown>): object };
   /** Whether PUT and PATCH take an optimistic-locking version (If-Match or body `version`). */
   versioned: boolean;
+  /** Fields holding JSON with its own names (e.g. a diagram's `cells`): JSON Patch leaves them as sent. */
+  verbatimFields?: readonly string[];
 }
 
 const threatModelParams = z.object({ threat_model_id: z.string() });
@@ -104,7 +106,11 @@ export function childRoutes(spec: ChildRoutesSpec): RestRoute[] {
       params: itemParams,
       query: noQuery,
       bodyTypes: ['application/json-patch+json', 'application/json'],
-      variables: (input) => ({ ...ids(input.params), operations: jsonPatchOperations(input.body), ...version(input) }),
+      variables: (input) => ({
+        ...ids(input.params),
+        operations: jsonPatchOperations(input.body, spec.verbatimFields),
+        ...version(input),
+      }),
       status: 200,
     }),
     defineRoute({

@@ -134,3 +134,9 @@ export const assetMetadataRoutes = metadataRoutes(
   z.object({ threat_model_id: z.string(), asset_id: z.string() }),
   (params) => ({ threatModelId: params.threat_model_id, entityType: 'asset', entityId: params.asset_id }),
 );
+
+export const diagramMetadataRoutes = metadataRoutes(
+  '/threat_models/{threat_model_id}/diagrams/{diagram_id}/metadata',
+  z.object({ threat_model_id: z.string(), diagram_id: z.string() }),
+  (params) => ({ threatModelId: params.threat_model_id, entityType: 'diagram', entityId: params.diagram_id }),
+);

@@ -77,7 +77,7 @@ export const threatModelRoutes = [
     params: threatModelParams,
     query: noQuery,
     variables: ({ params }) => ({ id: params.threat_model_id }),
-    // TMI's full representation lists the children under their plain names.
+    // TMI's full representation lists the children under their plain names (diagrams in full, with cells).
     present: (threatModel) => {
       const {
         document_list: documents,
@@ -85,9 +85,10 @@ export const threatModelRoutes = [
         repository_list: repositories,
         threat_list: threats,
         asset_list: assets,
+        diagram_list: diagrams,
         ...rest
       } = threatModel as Record<string, unknown>;
-      return { ...rest, documents, notes, repositories, threats, assets };
+      return { ...rest, documents, notes, repositories, threats, assets, diagrams };
     },
     status: 200,
   }),

@@ -12,3 +12,34 @@ export interface Principal {
   tokenId: string;
   tokenExpiresAt: number;
 }
+
+/**
+ * The principal of a stored user, for credentials other than an access token (a WebSocket ticket):
+ * `tokenId` names the credential, `expiresAt` (seconds) is when it stops counting.
+ */
+export function principalOfUser(
+  user: {
+    id: string;
+    provider: string;
+    providerId: string;
+    email: string;
+    name: string;
+    groups: string[];
+    isAdmin: boolean;
+    isSecurityReviewer: boolean;
+  },
+  credential: { tokenId: string; expiresAt: number },
+): Principal {
+  return {
+    userId: user.id,
+    provider: user.provider,
+    providerId: user.providerId,
+    email: user.email,
+    name: user.name,
+    groups: user.groups,
+    isAdmin: user.isAdmin,
+    isSecurityReviewer: user.isSecurityReviewer,
+    tokenId: credential.tokenId,
+    tokenExpiresAt: credential.expiresAt,
+  };
+}

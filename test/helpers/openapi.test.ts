@@ -214,3 +214,40 @@ describe('assertResponseMatchesSpec', () => {
     expect(checked).toBeGreaterThan(50);
   });
 });
+
+describe('deliberate deviations', () => {
+  const IDS = { tm: TM_ID, d: '6f1d3b1e-8a5c-4c1a-9a55-0e6d1c2b3a40', s: '0b5e9d2c-7a41-4f0e-9d6b-3c2a1e4f5a60' };
+  const session = (websocketUrl: string) => ({
+    ...(loadSpec().components?.schemas?.CollaborationSession as { example: Json }).example,
+    websocket_url: websocketUrl,
+  });
+  const relative = `/threat_models/${IDS.tm}/diagrams/${IDS.d}/ws?session_id=${IDS.s}`;
+  const collaborate = `${TM_PATH}/diagrams/${IDS.d}/collaborate`;
+
+  it("accepts CollaborationSession's websocket_url relative to the API origin, and nothing else relative", () => {
+    expect(() => assertMatchesSchema('CollaborationSession', session(relative))).not.toThrow();
+    expect(() => assertMatchesSchema('CollaborationSession', session('wss://api.example.com/ws'))).not.toThrow();
+    expect(() => assertMatchesSchema('CollaborationSession', session('/somewhere/else'))).toThrow(/websocket_url/);
+    expect(() => assertMatchesSchema('CollaborationSession', session(`${relative} junk`))).toThrow(/websocket_url/);
+  });
+
+  it('accepts /me/sessions as a bare array of CollaborationSession', () => {
+    const check = (body: unknown) => () =>
+      assertResponseMatchesSpec({ method: 'GET', path: '/me/sessions', status: 200, contentType: JSON_CT, body });
+    expect(check([session(relative)])).not.toThrow();
+    expect(check([])).not.toThrow();
+    expect(check([{ session_id: IDS.s }])).toThrow(/deliberate deviation/);
+  });
+
+  it('holds the 409 of POST …/collaborate to its own body: {error, join_url}', () => {
+    const own = {
+      error: 'collaboration_session_exists',
+      join_url: 'http://localhost:8080/threat_models/a/diagrams/b/collaborate',
+    };
+    expect(() =>
+      assertResponseMatchesSpec({ method: 'POST', path: collaborate, status: 409, body: own }),
+    ).not.toThrow();
+    const common = { error: 'conflict', error_description: 'exists' };
+    expect(() => assertResponseMatchesSpec({ method: 'POST', path: collaborate, status: 409, body: common })).toThrow();
+  });
+});

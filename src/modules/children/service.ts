@@ -46,7 +46,7 @@ export interface ChildPatch {
 
 /** Everything that differs between kinds of children: a table, its fields and its rules. */
 export interface ChildKind<Row extends ChildRow, Fields extends object> {
-  resource: Extract<EventResource, 'document' | 'note' | 'repository' | 'threat' | 'asset'>;
+  resource: Extract<EventResource, 'document' | 'note' | 'repository' | 'threat' | 'asset' | 'diagram'>;
   label: string;
   /** The table, for the row lock (a constant, never input). */
   table: string;
@@ -55,6 +55,8 @@ export interface ChildKind<Row extends ChildRow, Fields extends object> {
   delegate(db: PrismaClient | Tx): ChildDelegate<Row>;
   /** The create/replace input (TMI's …Input), parsed and turned into stored fields with defaults. */
   input: z.ZodType<object>;
+  /** For kinds whose create takes less than a replace (a diagram starts from its name and type). */
+  createInput?: z.ZodType<object>;
   fields(input: object): Fields;
   /** The writable fields a JSON Patch may change. */
   patchable: z.ZodObject;
@@ -71,6 +73,11 @@ export interface ChildKind<Row extends ChildRow, Fields extends object> {
   beforeDelete?(tx: Tx, events: EventLog, rows: Row[], now: Date): Promise<void>;
   /** For kinds whose input carries metadata: the entries it sets (undefined leaves them as they are). */
   metadataOf?(input: object): MetadataEntryInput[] | undefined;
+  /**
+   * Extra data for every change of an existing child, computed from the locked row and the new
+   * fields (a diagram's update vector goes up by one on every write).
+   */
+  updateData?(current: Row, next: Fields): object;
 }
 
 const defaultListQuery: ChildListQuery = { where: {}, orderBy: [{ alias: 'asc' }] };
@@ -107,13 +114,13 @@ export class ChildResourceService<Row extends ChildRow, Fields extends object> {
   }
 
   async create(threatModelId: string, input: object): Promise<Row> {
-    const [created] = await this.createMany(threatModelId, [parseInput(this.kind.input, input)]);
+    const [created] = await this.createMany(threatModelId, [parseInput(this.createInput, input)]);
     return created!;
   }
 
   async createMany(threatModelId: string, rawInputs: object[]): Promise<Row[]> {
     const tmId = await authorizeThreatModel(this.ctx, threatModelId, 'threat_model:write');
-    const inputs = parseInput(this.bulk(this.kind.input), rawInputs);
+    const inputs = parseInput(this.bulk(this.createInput), rawInputs);
     const metadata = inputs.map((input) => this.metadataOf(input));
     return withEvents(this.ctx, (tx, events) =>
       this.insertMany(
@@ -198,12 +205,26 @@ export class ChildResourceService<Row extends ChildRow, Fields extends object> {
     return ids;
   }
 
-  async patch(threatModelId: string, rawId: string, operations: JsonPatchOperation[], expectedVersion?: number | null) {
+  patch(threatModelId: string, rawId: string, operations: JsonPatchOperation[], expectedVersion?: number | null) {
+    return this.modify(threatModelId, rawId, () => operations, expectedVersion);
+  }
+
+  /**
+   * A JSON Patch computed from the child's current document, under its row lock: for changes that
+   * depend on what is stored (e.g. one cell of a diagram).
+   */
+  protected async modify(
+    threatModelId: string,
+    rawId: string,
+    operations: (document: Record<string, unknown>) => JsonPatchOperation[],
+    expectedVersion?: number | null,
+  ): Promise<Row> {
     const tmId = await authorizeThreatModel(this.ctx, threatModelId, 'threat_model:write');
     const id = this.parseId(rawId);
     return withEvents(this.ctx, async (tx, events) => {
       const current = await this.lock(tx, tmId, id, expectedVersion);
-      const next = applyJsonPatch(this.kind.document(current), operations, this.kind.patchable);
+      const document = this.kind.document(current);
+      const next = applyJsonPatch(document, operations(document), this.kind.patchable);
       return this.write(tx, events, current, this.kind.fields(next), this.metadataOf(next));
     });
   }
@@ -217,6 +238,10 @@ export class ChildResourceService<Row extends ChildRow, Fields extends object> {
       await this.kind.delegate(tx).deleteMany({ where: { id: { in: [id] } } });
       await this.record(events, 'deleted', current);
     });
+  }
+
+  private get createInput(): z.ZodType<object> {
+    return this.kind.createInput ?? this.kind.input;
   }
 
   private parseId(rawId: string): string {
@@ -368,7 +393,12 @@ export class ChildResourceService<Row extends ChildRow, Fields extends object> {
     await this.kind.checkReferences?.(tx, current.threatModelId, [next]);
     let row = await this.kind.delegate(tx).update({
       where: { id: current.id },
-      data: { ...next, modifiedAt: this.ctx.now(), ...(this.kind.versioned ? { version: { increment: 1 } } : {}) },
+      data: {
+        ...next,
+        modifiedAt: this.ctx.now(),
+        ...(this.kind.versioned ? { version: { increment: 1 } } : {}),
+        ...this.kind.updateData?.(current, next),
+      },
     });
     if (metadata) row = await this.setMetadata(tx, events, row, metadata);
     await this.record(events, 'updated', row);

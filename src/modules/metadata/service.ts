@@ -10,7 +10,7 @@ import type { ThreatModelAction } from '../threat-models/policy.js';
 import { METADATA_BULK_LIMIT, metadataEntrySchema, metadataKeySchema, type MetadataEntryInput } from './input.js';
 
 /** The entities that carry metadata. */
-export type MetadataEntityType = 'threat_model' | 'document' | 'note' | 'repository' | 'threat' | 'asset';
+export type MetadataEntityType = 'threat_model' | 'document' | 'note' | 'repository' | 'threat' | 'asset' | 'diagram';
 
 /** Whose metadata: a threat model, or one of its children (named by `entityId`). */
 export interface MetadataTarget {
@@ -104,6 +104,18 @@ const stores: Record<MetadataEntityType, MetadataStore> = {
     update: (tx, id, value) => tx.assetMetadata.update({ where: { id }, data: { value } }),
     remove: async (tx, ids) => {
       await tx.assetMetadata.deleteMany({ where: { id: { in: ids } } });
+    },
+  },
+  diagram: {
+    ownerExists: async (db, threatModelId, id) => (await db.diagram.count({ where: { id, threatModelId } })) > 0,
+    list: (db, diagramId, keys) => db.diagramMetadata.findMany({ where: { diagramId, ...keyFilter(keys) }, ...byKey }),
+    create: (tx, rows) =>
+      tx.diagramMetadata.createManyAndReturn({
+        data: rows.map(({ ownerId, key, value }) => ({ key, value, diagramId: ownerId })),
+      }),
+    update: (tx, id, value) => tx.diagramMetadata.update({ where: { id }, data: { value } }),
+    remove: async (tx, ids) => {
+      await tx.diagramMetadata.deleteMany({ where: { id: { in: ids } } });
     },
   },
   note: {

@@ -20,11 +20,25 @@ export function applyJsonPatch<S extends z.ZodObject>(
   operations: JsonPatchOperation[],
   writable: S,
 ): z.output<S> {
-  let patched: Record<string, unknown>;
+  const patched = applyOperations(document, operations);
+  const writableKeys = new Set(Object.keys(writable.shape));
+  const readOnlyChanged = Object.keys({ ...document, ...patched }).filter(
+    (key) => !writableKeys.has(key) && JSON.stringify(document[key]) !== JSON.stringify(patched[key]),
+  );
+  if (readOnlyChanged.length > 0) {
+    throw new AppError('INVALID_PATCH', `Read-only field(s) cannot be changed: ${readOnlyChanged.join(', ')}`, {
+      context: { read_only_fields: readOnlyChanged },
+    });
+  }
+  return parseInput(writable, Object.fromEntries(Object.entries(patched).filter(([key]) => writableKeys.has(key))));
+}
+
+/** Applies RFC 6902 operations to a copy of `document`; a failing operation is INVALID_PATCH. */
+export function applyOperations<T extends object>(document: T, operations: JsonPatchOperation[]): T {
   try {
     const error = jsonPatch.validate(operations as Operation[], document);
     if (error) throw error;
-    patched = jsonPatch.applyPatch(document, operations as Operation[], false, false).newDocument;
+    return jsonPatch.applyPatch(document, operations as Operation[], false, false).newDocument;
   } catch (error) {
     const message = error instanceof Error ? error.message.split('\n')[0] : 'invalid operation';
     const failedTest = error instanceof Error && error.name === 'TEST_OPERATION_FAILED';
@@ -36,14 +50,4 @@ export function applyJsonPatch<S extends z.ZodObject>(
       },
     );
   }
-  const writableKeys = new Set(Object.keys(writable.shape));
-  const readOnlyChanged = Object.keys({ ...document, ...patched }).filter(
-    (key) => !writableKeys.has(key) && JSON.stringify(document[key]) !== JSON.stringify(patched[key]),
-  );
-  if (readOnlyChanged.length > 0) {
-    throw new AppError('INVALID_PATCH', `Read-only field(s) cannot be changed: ${readOnlyChanged.join(', ')}`, {
-      context: { read_only_fields: readOnlyChanged },
-    });
-  }
-  return parseInput(writable, Object.fromEntries(Object.entries(patched).filter(([key]) => writableKeys.has(key))));
 }

@@ -1,5 +1,6 @@
 import type { Document, Note, Prisma, Repository } from '../../generated/prisma/client.js';
 import type { Asset } from '../assets/service.js';
+import type { Diagram } from '../diagrams/service.js';
 import type { Threat } from '../threats/service.js';
 import type { Database } from '../../infra/db.js';
 import type { AccessEntry, AccessSubject } from './policy.js';
@@ -11,7 +12,7 @@ export const threatModelInclude = {
   securityReviewer: true,
   authorization: { orderBy: { position: 'asc' } },
   metadata: { orderBy: { key: 'asc' } },
-  _count: { select: { documents: true, notes: true, repositories: true, threats: true, assets: true } },
+  _count: { select: { documents: true, notes: true, repositories: true, threats: true, assets: true, diagrams: true } },
 } as const satisfies Prisma.ThreatModelInclude;
 
 /** Lists carry counts of the children; the point read also carries the children themselves. */
@@ -21,6 +22,7 @@ export type ThreatModelRecord = Prisma.ThreatModelGetPayload<{ include: typeof t
   repositories?: Repository[];
   threats?: Threat[];
   assets?: Asset[];
+  diagrams?: Diagram[];
 };
 
 type UserRecord = ThreatModelRecord['owner'];
@@ -76,7 +78,10 @@ SELECT tm.id, tm.alias, tm.name, tm.description, tm.threat_model_framework, tm.i
                  FROM threats t WHERE t.threat_model_id = tm.id), '[]') AS threats,
        COALESCE((SELECT json_agg(to_json(a)::jsonb || jsonb_build_object('metadata', ${metadataOf('asset_metadata', 'asset_id', 'a')})
                                  ORDER BY a.alias)
-                 FROM assets a WHERE a.threat_model_id = tm.id), '[]') AS assets
+                 FROM assets a WHERE a.threat_model_id = tm.id), '[]') AS assets,
+       COALESCE((SELECT json_agg(to_json(dg)::jsonb || jsonb_build_object('metadata', ${metadataOf('diagram_metadata', 'diagram_id', 'dg')})
+                                 ORDER BY dg.alias)
+                 FROM diagrams dg WHERE dg.threat_model_id = tm.id), '[]') AS diagrams
 FROM threat_models tm
 JOIN users o ON o.id = tm.owner_id
 JOIN users c ON c.id = tm.created_by_id
@@ -142,12 +147,15 @@ export async function loadThreatModel(db: Database, id: string): Promise<ThreatM
     repositories: (row.repositories as Record<string, unknown>[]).map(fromJsonRow<Repository>),
     threats: (row.threats as Record<string, unknown>[]).map(fromJsonRow<Threat>),
     assets: (row.assets as Record<string, unknown>[]).map(fromJsonRow<Asset>),
+    // update_vector arrives as a JSON number; the GraphQL type reads either.
+    diagrams: (row.diagrams as Record<string, unknown>[]).map(fromJsonRow<Diagram>),
     _count: {
       documents: (row.documents as unknown[]).length,
       notes: (row.notes as unknown[]).length,
       repositories: (row.repositories as unknown[]).length,
       threats: (row.threats as unknown[]).length,
       assets: (row.assets as unknown[]).length,
+      diagrams: (row.diagrams as unknown[]).length,
     },
   };
 }

@@ -1,0 +1,537 @@
+import { randomUUID } from 'node:crypto';
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import { z } from 'zod';
+import type { AppDeps } from '../app-deps.js';
+import { principalOfUser } from '../auth/principal.js';
+import type { Principal } from '../auth/principal.js';
+import { AppError } from '../infra/errors/registry.js';
+import type { ServiceContext } from '../infra/context.js';
+import { OperationRejected } from '../modules/collaboration/cell-operations.js';
+import type { CollaborationUser, SessionEvent } from '../modules/collaboration/events.js';
+import { CollaborationService, type DiagramState, type SessionView } from '../modules/collaboration/service.js';
+import { tokenFromHeaders } from './auth.js';
+
+// TMI's diagram-collaboration WebSocket protocol (tmi-asyncapi.yml), translated onto the collaboration
+// service. This file speaks the wire format only: every decision is the service's.
+
+const SOCKET_PATH = /^\/threat_models\/([^/]+)\/diagrams\/([^/]+)\/ws$/;
+const PING_INTERVAL_MS = 30_000;
+/** TMI's limits: 4 KB per message, 50 KB per operation. */
+const MAX_MESSAGE_BYTES = 64 * 1024;
+
+const user = z
+  .object({
+    principal_type: z.string().optional(),
+    provider: z.string().max(100).optional(),
+    provider_id: z.string().max(500).optional(),
+    email: z.string().max(254).optional(),
+    display_name: z.string().max(256).optional(),
+  })
+  .passthrough();
+
+/** Every message a client may send, by `message_type`; the older names are accepted too. */
+const clientMessage = z.discriminatedUnion('message_type', [
+  z.object({
+    message_type: z.literal('diagram_operation_request'),
+    operation_id: z.string(),
+    base_vector: z.number().int().min(0).nullish(),
+    operation: z.unknown(),
+  }),
+  z.object({
+    message_type: z.literal('diagram_operation'),
+    operation_id: z.string(),
+    base_vector: z.number().int().min(0).nullish(),
+    operation: z.unknown(),
+    user_id: z.string().optional(),
+  }),
+  z.object({ message_type: z.literal('undo_request'), user_id: z.string().optional() }),
+  z.object({ message_type: z.literal('redo_request'), user_id: z.string().optional() }),
+  z.object({ message_type: z.literal('sync_status_request') }),
+  z.object({ message_type: z.literal('sync_request'), update_vector: z.number().int().min(0).nullish() }),
+  z.object({ message_type: z.literal('diagram_state_sync'), update_vector: z.number().int().min(0).nullish() }),
+  z.object({ message_type: z.literal('presenter_request'), user_id: z.string().optional() }),
+  z.object({ message_type: z.literal('presenter_denied_request'), denied_user: user }),
+  z.object({ message_type: z.literal('change_presenter_request'), new_presenter: user }),
+  z.object({
+    message_type: z.literal('presenter_cursor'),
+    cursor_position: z.object({ x: z.number(), y: z.number() }),
+    user_id: z.string().optional(),
+  }),
+  z.object({ message_type: z.literal('presenter_selection'), selected_cells: z.array(z.string()).max(10_000) }),
+  z.object({ message_type: z.literal('remove_participant_request'), removed_user: user }),
+]);
+type ClientMessage = z.infer<typeof clientMessage>;
+
+const wireUser = (u: CollaborationUser) => ({
+  principal_type: 'user',
+  provider: u.provider,
+  provider_id: u.providerId,
+  email: u.email,
+  display_name: u.displayName,
+});
+
+const named = (u: z.infer<typeof user>) => ({ provider: u.provider, providerId: u.provider_id, email: u.email });
+
+interface Connection {
+  id: string;
+  socket: WebSocket;
+  principal: Principal;
+  sessionId: string;
+  diagramId: string;
+  permissions: 'reader' | 'writer';
+  service: CollaborationService;
+  /** The update vector this connection's client has: events are delivered strictly after it, in order. */
+  vector: number;
+  /** Work on this connection runs one step at a time, so its messages keep their order. */
+  queue: Promise<void>;
+  alive: boolean;
+  active: boolean;
+  /** Operation ids this connection sent: the others' broadcast, never echoed back to it. */
+  own: Set<string>;
+}
+
+/** This instance's connections by session, each session listening to its events on the pubsub bus. */
+class SessionHub {
+  private readonly sessions = new Map<string, { connections: Set<Connection>; stop?: Promise<() => void> }>();
+
+  constructor(private readonly deps: AppDeps) {}
+
+  add(connection: Connection): void {
+    let entry = this.sessions.get(connection.sessionId);
+    if (!entry) {
+      entry = { connections: new Set() };
+      entry.stop = this.deps.pubsub.listen('diagram.events', connection.sessionId, (event) => this.deliver(event));
+      this.sessions.set(connection.sessionId, entry);
+    }
+    entry.connections.add(connection);
+  }
+
+  remove(connection: Connection): void {
+    const entry = this.sessions.get(connection.sessionId);
+    if (!entry) return;
+    entry.connections.delete(connection);
+    if (entry.connections.size === 0) {
+      this.sessions.delete(connection.sessionId);
+      void entry.stop?.then((stop) => stop());
+    }
+  }
+
+  all(): Connection[] {
+    return [...this.sessions.values()].flatMap((entry) => [...entry.connections]);
+  }
+
+  private deliver(event: SessionEvent): void {
+    const entry = this.sessions.get(event.sessionId);
+    if (!entry) return;
+    for (const connection of entry.connections) {
+      if (event.to && event.to !== connection.principal.userId) continue;
+      if (event.except === connection.id) continue;
+      enqueue(connection, () => deliverTo(connection, event));
+    }
+  }
+}
+
+function enqueue(connection: Connection, step: () => Promise<void>): void {
+  connection.queue = connection.queue.then(step).catch((error: unknown) => {
+    sendError(connection.socket, 'internal_error', error instanceof Error ? error.message : 'internal error');
+  });
+}
+
+function send(socket: WebSocket, message: object): void {
+  if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
+}
+
+function sendError(socket: WebSocket, error: string, message: string, details?: object): void {
+  send(socket, {
+    message_type: 'error',
+    error,
+    message,
+    ...(details ? { details } : {}),
+    timestamp: new Date().toISOString(),
+  });
+}
+
+function stateMessage(state: DiagramState) {
+  return {
+    message_type: 'diagram_state',
+    diagram_id: state.diagramId,
+    update_vector: state.updateVector,
+    cells: state.cells,
+    ...(state.colorPalette ? { color_palette: state.colorPalette } : {}),
+  };
+}
+
+function participantsMessage(view: Pick<SessionView, 'participants' | 'host' | 'presenter'>) {
+  return {
+    message_type: 'participants_update',
+    participants: view.participants.map((p) => ({
+      user: wireUser(p.user),
+      permissions: p.permissions,
+      last_activity: p.lastActivity,
+    })),
+    host: wireUser(view.host),
+    current_presenter: view.presenter ? wireUser(view.presenter) : null,
+  };
+}
+
+function operationMessage(op: { updateVector: number; operationId: string; user: CollaborationUser; cells: unknown }) {
+  return {
+    message_type: 'diagram_operation_event',
+    initiating_user: wireUser(op.user),
+    operation_id: op.operationId,
+    sequence_number: op.updateVector,
+    update_vector: op.updateVector,
+    operation: { type: 'patch', cells: op.cells },
+  };
+}
+
+/** Sends an event to one connection; operations strictly in update-vector order, gaps filled from the log. */
+async function deliverTo(connection: Connection, event: SessionEvent): Promise<void> {
+  const socket = connection.socket;
+  switch (event.type) {
+    case 'operation': {
+      if (event.updateVector <= connection.vector) return;
+      if (event.updateVector > connection.vector + 1) {
+        await catchUp(connection, event.updateVector);
+        return;
+      }
+      connection.vector = event.updateVector;
+      if (!connection.own.delete(event.operationId)) send(socket, operationMessage(event));
+      return;
+    }
+    case 'participants':
+      send(socket, participantsMessage(event));
+      return;
+    case 'presenter_request':
+      send(socket, { message_type: 'presenter_request_event', requesting_user: wireUser(event.user) });
+      return;
+    case 'presenter_denied':
+      send(socket, { message_type: 'presenter_denied_event', denied_user: wireUser(event.user) });
+      return;
+    case 'presenter_cursor':
+      send(socket, { message_type: 'presenter_cursor', cursor_position: { x: event.x, y: event.y } });
+      return;
+    case 'presenter_selection':
+      send(socket, { message_type: 'presenter_selection', selected_cells: event.cells });
+      return;
+    case 'removed':
+      if (event.userId !== connection.principal.userId) return;
+      sendError(socket, 'removed', 'The host removed you from the session');
+      socket.close(4003, 'removed from the session');
+      return;
+    case 'ended':
+      sendError(socket, 'session_ended', 'The collaboration session has ended');
+      socket.close(1000, 'session ended');
+      return;
+  }
+}
+
+/**
+ * A connection missed broadcasts (they can overtake each other between instances): replay the log up
+ * to `upTo`; when changes are missing from it (a REST write), send the whole state instead.
+ */
+async function catchUp(connection: Connection, upTo: number): Promise<void> {
+  const missed = await connection.service.operationsSince(connection.diagramId, connection.vector, upTo);
+  if (missed.length < upTo - connection.vector) {
+    const state = await connection.service.state(connection.diagramId);
+    connection.vector = state.updateVector;
+    send(connection.socket, stateMessage(state));
+    return;
+  }
+  const users = new Map<string, CollaborationUser>();
+  for (const op of missed) {
+    connection.vector = Number(op.updateVector);
+    if (connection.own.delete(op.operationId)) continue;
+    const userId = op.userId ?? '';
+    if (!users.has(userId)) users.set(userId, await connection.service.userOf(userId));
+    send(
+      connection.socket,
+      operationMessage({ ...op, updateVector: Number(op.updateVector), user: users.get(userId)!, cells: op.cells }),
+    );
+  }
+}
+
+async function handleMessage(connection: Connection, message: ClientMessage): Promise<void> {
+  const { service, socket, sessionId } = connection;
+  switch (message.message_type) {
+    case 'diagram_operation_request':
+    case 'diagram_operation': {
+      if (connection.permissions !== 'writer') {
+        send(socket, {
+          message_type: 'authorization_denied',
+          original_operation_id: message.operation_id,
+          reason: 'read_only_user',
+        });
+        return;
+      }
+      connection.own.add(message.operation_id.toLowerCase());
+      try {
+        const applied = await service.applyOperation(sessionId, {
+          operationId: message.operation_id,
+          baseVector: message.base_vector ?? null,
+          operation: message.operation,
+        });
+        if (applied.updateVector === connection.vector + 1) {
+          connection.vector = applied.updateVector;
+          connection.own.delete(applied.operationId);
+        }
+      } catch (error) {
+        connection.own.delete(message.operation_id.toLowerCase());
+        await reject(connection, message.operation_id, error);
+      }
+      return;
+    }
+    case 'undo_request':
+    case 'redo_request': {
+      if (connection.permissions !== 'writer') {
+        send(socket, {
+          message_type: 'authorization_denied',
+          original_operation_id: randomUUID(),
+          reason: 'read_only_user',
+        });
+        return;
+      }
+      const operationId = randomUUID();
+      try {
+        // The requester gets the resulting operation like everyone else: it must apply it too.
+        await (message.message_type === 'undo_request'
+          ? service.undo(sessionId, operationId)
+          : service.redo(sessionId, operationId));
+      } catch (error) {
+        await reject(connection, operationId, error);
+      }
+      return;
+    }
+    case 'sync_status_request': {
+      const state = await service.state(connection.diagramId);
+      send(socket, { message_type: 'sync_status_response', update_vector: state.updateVector });
+      return;
+    }
+    case 'sync_request':
+    case 'diagram_state_sync': {
+      const state = await service.state(connection.diagramId);
+      if (message.update_vector != null && message.update_vector === state.updateVector) {
+        send(socket, { message_type: 'sync_status_response', update_vector: state.updateVector });
+      } else {
+        send(socket, stateMessage(state));
+      }
+      connection.vector = state.updateVector;
+      return;
+    }
+    case 'presenter_request':
+      await service.requestPresenter(sessionId);
+      return;
+    case 'presenter_denied_request':
+      await service.denyPresenter(sessionId, named(message.denied_user));
+      return;
+    case 'change_presenter_request':
+      await service.changePresenter(sessionId, named(message.new_presenter));
+      return;
+    case 'remove_participant_request':
+      await service.removeParticipant(sessionId, named(message.removed_user));
+      return;
+    case 'presenter_cursor':
+    case 'presenter_selection': {
+      // Only the presenter's pointer is shared; anyone else's is dropped quietly.
+      if (!(await service.isPresenter(sessionId))) return;
+      const me = await service.userOf(connection.principal.userId);
+      await service.publish(
+        message.message_type === 'presenter_cursor'
+          ? { sessionId, except: connection.id, type: 'presenter_cursor', user: me, ...message.cursor_position }
+          : { sessionId, except: connection.id, type: 'presenter_selection', user: me, cells: message.selected_cells },
+      );
+      return;
+    }
+  }
+}
+
+async function reject(connection: Connection, operationId: string, error: unknown): Promise<void> {
+  if (!(error instanceof OperationRejected)) throw error;
+  const state = await connection.service.state(connection.diagramId);
+  send(connection.socket, {
+    message_type: 'operation_rejected',
+    operation_id: operationId,
+    update_vector: state.updateVector,
+    reason: error.reason,
+    message: error.message,
+    ...(error.details ? { details: error.details } : {}),
+    ...(error.affectedCells.length > 0 ? { affected_cells: error.affectedCells } : {}),
+    requires_resync: error.reason === 'conflict_detected',
+    timestamp: new Date().toISOString(),
+  });
+}
+
+/** Answers an upgrade that cannot proceed with a plain HTTP error in TMI's format. */
+function refuse(socket: Duplex, status: number, error: Error): void {
+  const body = JSON.stringify({
+    error: error instanceof AppError ? error.spec.tmiError : 'server_error',
+    error_description: error instanceof AppError ? error.message : 'An internal server error occurred',
+  });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/**
+ * Serves `/threat_models/{tm}/diagrams/{d}/ws?session_id=…` with a ticket (`&ticket=`), a token
+ * (`&token=`), the Authorization header or the web client's cookie.
+ */
+export function registerCollaborationSocket(app: FastifyInstance, deps: AppDeps) {
+  const instanceId = randomUUID();
+  const hub = new SessionHub(deps);
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  const contextFor = (principal: Principal | undefined): ServiceContext =>
+    deps.serviceContext({ principal, requestId: randomUUID() });
+
+  async function authenticate(request: IncomingMessage, url: URL): Promise<Principal> {
+    const sessionId = url.searchParams.get('session_id');
+    const ticket = url.searchParams.get('ticket');
+    if (ticket) {
+      if (!sessionId) throw new AppError('INVALID_REQUEST', 'session_id is required with a ticket');
+      const user = await new CollaborationService(contextFor(undefined)).redeemTicket(sessionId, ticket);
+      return principalOfUser(user, {
+        tokenId: `ws-ticket:${sessionId}`,
+        expiresAt: Math.floor(Date.now() / 1000) + 3600,
+      });
+    }
+    const token =
+      url.searchParams.get('token') ?? tokenFromHeaders(request.headers.authorization, request.headers.cookie);
+    if (!token) throw new AppError('UNAUTHENTICATED');
+    return deps.tokens.verify(token);
+  }
+
+  app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const match = SOCKET_PATH.exec(url.pathname);
+    if (!match) return;
+    void (async () => {
+      let principal: Principal;
+      try {
+        principal = await authenticate(request, url);
+      } catch (error) {
+        refuse(socket, error instanceof AppError && error.code === 'INVALID_REQUEST' ? 400 : 401, error as Error);
+        return;
+      }
+      const service = new CollaborationService(contextFor(principal));
+      let session: SessionView;
+      try {
+        const sessionId = url.searchParams.get('session_id');
+        session = sessionId
+          ? await service.viewOf(sessionId)
+          : await service.get(decodeURIComponent(match[1]!), decodeURIComponent(match[2]!));
+        if (session.diagramId !== decodeURIComponent(match[2]!).toLowerCase()) {
+          throw new AppError('RESOURCE_NOT_FOUND', 'The session is not on this diagram');
+        }
+      } catch (error) {
+        refuse(socket, error instanceof AppError ? error.status : 500, error as Error);
+        return;
+      }
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        void open(ws, principal, service, session).catch((error: unknown) => {
+          sendError(ws, 'join_failed', error instanceof Error ? error.message : 'could not join');
+          ws.close(4003, 'could not join');
+        });
+      });
+    })();
+  });
+
+  async function open(socket: WebSocket, principal: Principal, service: CollaborationService, session: SessionView) {
+    const id = randomUUID();
+    const pending: RawData[] = [];
+    socket.on('message', (data) => pending.push(data));
+    const joined = await service.join(session.id, { id, instanceId });
+    const connection: Connection = {
+      id,
+      socket,
+      principal,
+      sessionId: session.id,
+      diagramId: session.diagramId,
+      permissions: joined.permissions,
+      service,
+      vector: joined.state.updateVector,
+      queue: Promise.resolve(),
+      alive: true,
+      active: false,
+      own: new Set(),
+    };
+    // The client renders nothing before the diagram's state, then needs its own entry to edit.
+    send(socket, stateMessage(joined.state));
+    send(socket, participantsMessage(joined.session));
+    hub.add(connection);
+    socket.removeAllListeners('message');
+    const onMessage = (data: RawData) => {
+      connection.active = true;
+      enqueue(connection, async () => {
+        let parsed: ClientMessage;
+        try {
+          const result = clientMessage.safeParse(JSON.parse(data.toString()));
+          if (!result.success) {
+            const issue = result.error.issues[0]!;
+            sendError(
+              socket,
+              'invalid_message',
+              `Invalid message: ${issue.path.join('.') || 'message'}: ${issue.message}`,
+            );
+            return;
+          }
+          parsed = result.data;
+        } catch {
+          sendError(socket, 'invalid_message', 'Messages must be JSON objects');
+          return;
+        }
+        try {
+          await handleMessage(connection, parsed);
+        } catch (error) {
+          if (error instanceof AppError) {
+            sendError(socket, error.code.toLowerCase(), error.message);
+          } else {
+            deps.log.error({ err: error }, 'collaboration message failed');
+            sendError(socket, 'internal_error', 'The message could not be handled');
+          }
+        }
+      });
+    };
+    socket.on('message', onMessage);
+    for (const data of pending) onMessage(data);
+    socket.on('pong', () => {
+      connection.alive = true;
+    });
+    socket.on('close', () => {
+      hub.remove(connection);
+      enqueue(connection, () => service.leave(id));
+    });
+  }
+
+  // Protocol keepalive: a connection that misses a pong for a whole interval is gone. The same tick
+  // tells the database this instance's connections are alive.
+  const keepalive = setInterval(() => {
+    const connections = hub.all();
+    for (const connection of connections) {
+      if (!connection.alive) {
+        connection.socket.terminate();
+        continue;
+      }
+      connection.alive = false;
+      connection.socket.ping();
+    }
+    const active = connections.filter((c) => c.active).map((c) => c.id);
+    for (const connection of connections) connection.active = false;
+    void new CollaborationService(contextFor(undefined))
+      .touchConnections(instanceId, active)
+      .catch((error: unknown) => deps.log.warn({ err: error }, 'could not refresh collaboration connections'));
+  }, PING_INTERVAL_MS);
+  keepalive.unref();
+
+  return {
+    async close() {
+      clearInterval(keepalive);
+      for (const connection of hub.all()) connection.socket.close(1001, 'server shutting down');
+      await Promise.all(hub.all().map((connection) => connection.queue));
+      wss.close();
+    },
+  };
+}

@@ -1,0 +1,595 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Prisma, User } from '../../generated/prisma/client.js';
+import { requirePrincipal, type ServiceContext } from '../../infra/context.js';
+import type { Tx } from '../../infra/db.js';
+import { AppError } from '../../infra/errors/registry.js';
+import { withEvents } from '../events/events.js';
+import type { Cell } from '../diagrams/cells.js';
+import { authorizeThreatModel } from '../threat-models/access.js';
+import { parseId } from '../threat-models/input.js';
+import { can, roleOf } from '../threat-models/policy.js';
+import { loadThreatModelAccess } from '../threat-models/read.js';
+import { applyCellOperations, type CellOperation, OperationRejected, parseCellOperations } from './cell-operations.js';
+import type { CollaborationUser, ParticipantView, SessionEvent } from './events.js';
+
+/** Tickets open one WebSocket connection, once, within this many milliseconds. */
+export const TICKET_LIFETIME_MS = 30_000;
+/** A session nobody is connected to ends after this long without activity. */
+export const SESSION_IDLE_MS = 15 * 60_000;
+/** A connection row not refreshed for this long belongs to an instance that is gone. */
+export const PARTICIPANT_STALE_MS = 90_000;
+
+/** How messages name a user: TMI's User (provider + provider_id, or email). */
+export interface UserReference {
+  provider?: string | null;
+  providerId?: string | null;
+  email?: string | null;
+}
+
+export interface SessionView {
+  id: string;
+  threatModelId: string;
+  threatModelName: string;
+  diagramId: string;
+  diagramName: string;
+  host: CollaborationUser;
+  presenter: CollaborationUser | null;
+  participants: ParticipantView[];
+}
+
+export interface DiagramState {
+  diagramId: string;
+  updateVector: number;
+  cells: Cell[];
+  colorPalette: unknown;
+}
+
+export interface AppliedOperation {
+  updateVector: number;
+  operationId: string;
+  cells: CellOperation[];
+}
+
+export const toCollaborationUser = (user: User): CollaborationUser => ({
+  userId: user.id,
+  provider: user.provider,
+  providerId: user.providerId,
+  email: user.email,
+  displayName: user.name,
+});
+
+const hashTicket = (ticket: string) => createHash('sha256').update(ticket).digest('hex');
+
+function sessionNotFound(diagramId: string): AppError {
+  return new AppError('RESOURCE_NOT_FOUND', 'No collaboration session for this diagram', {
+    context: { resource_type: 'collaboration_session', diagram_id: diagramId },
+  });
+}
+
+/**
+ * Collaboration sessions on diagrams: who hosts them, who may join (the threat model's readers;
+ * only writers edit), the single-use tickets that open a WebSocket, and the cell operations applied
+ * through them. Every operation is serialized on the diagram's row and logged under the update
+ * vector it produced, so two instances can never hand out the same vector. Transport-free: the
+ * WebSocket adapter and the GraphQL resolvers call these methods and fan out what they return.
+ */
+export class CollaborationService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  /** The session of a diagram (404 when there is none). */
+  async get(threatModelId: string, rawDiagramId: string): Promise<SessionView> {
+    const { diagramId } = await this.diagram(threatModelId, rawDiagramId, 'threat_model:read');
+    const session = await this.ctx.db.prisma.collaborationSession.findUnique({ where: { diagramId } });
+    if (!session) throw sessionNotFound(diagramId);
+    return this.view(session.id);
+  }
+
+  /** Starts a session with the caller as host; 409 when the diagram already has one. */
+  async start(threatModelId: string, rawDiagramId: string): Promise<SessionView> {
+    const principal = requirePrincipal(this.ctx);
+    const { diagramId, tmId } = await this.diagram(threatModelId, rawDiagramId, 'threat_model:read');
+    const existing = await this.ctx.db.prisma.collaborationSession.findUnique({ where: { diagramId } });
+    if (existing) throw this.alreadyActive(existing.id);
+    try {
+      const session = await this.ctx.db.prisma.collaborationSession.create({
+        data: { diagramId, threatModelId: tmId, hostId: principal.userId, lastActivityAt: this.ctx.now() },
+      });
+      return this.view(session.id);
+    } catch (error) {
+      if ((error as { code?: string }).code === 'P2002') {
+        const raced = await this.ctx.db.prisma.collaborationSession.findUnique({ where: { diagramId } });
+        throw this.alreadyActive(raced?.id);
+      }
+      throw error;
+    }
+  }
+
+  /** Ends the session: its host or the threat model's owner may. Open connections are closed. */
+  async end(threatModelId: string, rawDiagramId: string): Promise<string> {
+    const principal = requirePrincipal(this.ctx);
+    const { diagramId, tmId } = await this.diagram(threatModelId, rawDiagramId, 'threat_model:read');
+    const session = await this.ctx.db.prisma.collaborationSession.findUnique({ where: { diagramId } });
+    if (!session) throw sessionNotFound(diagramId);
+    const access = await loadThreatModelAccess(this.ctx.db, tmId);
+    if (session.hostId !== principal.userId && !(access && can(principal, 'threat_model:delete', access))) {
+      throw new AppError('INSUFFICIENT_PERMISSIONS', 'Only the host or the owner may end the session');
+    }
+    await this.ctx.db.prisma.collaborationSession.deleteMany({ where: { id: session.id } });
+    await this.publish({ sessionId: session.id, type: 'ended' });
+    return session.id;
+  }
+
+  /** The sessions the caller hosts or takes part in. */
+  async mine(): Promise<SessionView[]> {
+    const principal = requirePrincipal(this.ctx);
+    const sessions = await this.ctx.db.prisma.collaborationSession.findMany({
+      where: { OR: [{ hostId: principal.userId }, { participants: { some: { userId: principal.userId } } }] },
+      orderBy: { createdAt: 'asc' },
+      select: { id: true },
+    });
+    return Promise.all(sessions.map(({ id }) => this.view(id)));
+  }
+
+  /** A single-use ticket for opening the session's WebSocket, valid for 30 seconds. */
+  async issueTicket(rawSessionId: string): Promise<string> {
+    const principal = requirePrincipal(this.ctx);
+    const session = await this.sessionById(rawSessionId);
+    const access = await loadThreatModelAccess(this.ctx.db, session.threatModelId);
+    // As TMI answers: a session one may not join is one that is not there.
+    if (!access || !can(principal, 'threat_model:read', access)) throw this.sessionMissing(session.id);
+    const ticket = `tmi_ws_${randomBytes(32).toString('base64url')}`;
+    await this.ctx.db.prisma.webSocketTicket.create({
+      data: {
+        ticketHash: hashTicket(ticket),
+        sessionId: session.id,
+        userId: principal.userId,
+        expiresAt: new Date(this.ctx.now().getTime() + TICKET_LIFETIME_MS),
+      },
+    });
+    return ticket;
+  }
+
+  /**
+   * Redeems a ticket for the session it was issued for: returns its user, once. Unknown, used,
+   * expired or foreign tickets are all UNAUTHENTICATED.
+   */
+  async redeemTicket(rawSessionId: string, ticket: string): Promise<User> {
+    const sessionId = parseId(rawSessionId, 'session_id');
+    const rows = await this.ctx.db.prisma.$queryRaw<{ user_id: string }[]>`
+      UPDATE websocket_tickets SET used_at = ${this.ctx.now()}
+      WHERE ticket_hash = ${hashTicket(ticket)} AND session_id = ${sessionId}::uuid
+        AND used_at IS NULL AND expires_at > ${this.ctx.now()}
+      RETURNING user_id`;
+    const userId = rows[0]?.user_id;
+    if (!userId) throw new AppError('UNAUTHENTICATED', 'The ticket is unknown, used or expired');
+    return this.ctx.db.prisma.user.findUniqueOrThrow({ where: { id: userId } });
+  }
+
+  /**
+   * Registers a connection of the caller to a session (the caller must still be able to read the
+   * threat model): returns the permissions it gets and the diagram's state to send first.
+   */
+  async join(
+    rawSessionId: string,
+    connection: { id: string; instanceId: string },
+  ): Promise<{ session: SessionView; permissions: 'reader' | 'writer'; state: DiagramState }> {
+    const principal = requirePrincipal(this.ctx);
+    const session = await this.sessionById(rawSessionId);
+    const access = await loadThreatModelAccess(this.ctx.db, session.threatModelId);
+    const role = access && roleOf(principal, access);
+    if (!role) throw new AppError('INSUFFICIENT_PERMISSIONS', 'You may not read this threat model');
+    const permissions = role === 'reader' ? 'reader' : 'writer';
+    const now = this.ctx.now();
+    await this.ctx.db.prisma.$transaction([
+      this.ctx.db.prisma.collaborationParticipant.create({
+        data: {
+          id: connection.id,
+          sessionId: session.id,
+          userId: principal.userId,
+          instanceId: connection.instanceId,
+          permissions,
+          connectedAt: now,
+          lastActivityAt: now,
+          seenAt: now,
+        },
+      }),
+      this.ctx.db.prisma.collaborationSession.update({ where: { id: session.id }, data: { lastActivityAt: now } }),
+    ]);
+    const view = await this.view(session.id);
+    await this.publishParticipants(view);
+    return { session: view, permissions, state: await this.state(session.diagramId) };
+  }
+
+  /** Forgets a connection; when the host's last connection goes, the longest-present writer hosts. */
+  async leave(connectionId: string): Promise<void> {
+    const row = await this.ctx.db.prisma.collaborationParticipant.findUnique({ where: { id: connectionId } });
+    if (!row) return;
+    await this.ctx.db.prisma.collaborationParticipant.deleteMany({ where: { id: connectionId } });
+    const session = await this.ctx.db.prisma.collaborationSession.findUnique({ where: { id: row.sessionId } });
+    if (!session) return;
+    await this.handOverIfGone(session);
+    await this.publishParticipants(await this.view(session.id));
+  }
+
+  async state(diagramId: string): Promise<DiagramState> {
+    const diagram = await this.ctx.db.prisma.diagram.findUniqueOrThrow({
+      where: { id: diagramId },
+      select: { id: true, cells: true, updateVector: true, colorPalette: true },
+    });
+    return {
+      diagramId: diagram.id,
+      updateVector: Number(diagram.updateVector),
+      cells: diagram.cells as Cell[],
+      colorPalette: diagram.colorPalette,
+    };
+  }
+
+  /**
+   * Applies a writer's cell operations. A client that built them on an older update vector is
+   * refused (conflict) only when a change since then touched the same cells, or when a change it
+   * cannot see cell by cell (a REST replace) happened. Throws OperationRejected.
+   */
+  async applyOperation(
+    sessionId: string,
+    request: { operationId: string; baseVector?: number | null; operation: unknown },
+  ): Promise<AppliedOperation> {
+    const operations = parseCellOperations(request.operation);
+    return this.commit(sessionId, request.operationId, 'operation', async (tx, diagram) => {
+      if (request.baseVector != null && request.baseVector < diagram.updateVector) {
+        await this.checkConflicts(tx, diagram.id, request.baseVector, diagram.updateVector, operations);
+      }
+      return { operations, targetVector: null };
+    });
+  }
+
+  /** Undoes the session's latest operation that is not undone yet. */
+  undo(sessionId: string, operationId: string): Promise<AppliedOperation> {
+    return this.commit(sessionId, operationId, 'undo', async (tx, diagram) => {
+      const [target] = await tx.diagramOperation.findMany({
+        where: { diagramId: diagram.id, sessionId, kind: { in: ['operation', 'redo'] }, undoneAt: null },
+        orderBy: { updateVector: 'desc' },
+        take: 1,
+      });
+      if (!target) throw new OperationRejected('no_state_change', 'Nothing to undo');
+      await tx.diagramOperation.update({
+        where: { diagramId_updateVector: { diagramId: diagram.id, updateVector: target.updateVector } },
+        data: { undoneAt: this.ctx.now() },
+      });
+      return { operations: target.inverse as unknown as CellOperation[], targetVector: target.updateVector };
+    });
+  }
+
+  /** Redoes the latest undo of the session, unless the session changed the diagram since. */
+  redo(sessionId: string, operationId: string): Promise<AppliedOperation> {
+    return this.commit(sessionId, operationId, 'redo', async (tx, diagram) => {
+      const [latest] = await tx.diagramOperation.findMany({
+        where: { diagramId: diagram.id, sessionId, undoneAt: null },
+        orderBy: { updateVector: 'desc' },
+        take: 1,
+      });
+      if (!latest || latest.kind !== 'undo' || latest.targetVector == null) {
+        throw new OperationRejected('no_state_change', 'Nothing to redo');
+      }
+      const undone = await tx.diagramOperation.findUniqueOrThrow({
+        where: { diagramId_updateVector: { diagramId: diagram.id, updateVector: latest.targetVector } },
+      });
+      await tx.diagramOperation.update({
+        where: { diagramId_updateVector: { diagramId: diagram.id, updateVector: latest.updateVector } },
+        data: { undoneAt: this.ctx.now() },
+      });
+      return { operations: undone.cells as unknown as CellOperation[], targetVector: undone.updateVector };
+    });
+  }
+
+  /** Presenter mode: the host presents at once; anyone else's request goes to the host to decide. */
+  async requestPresenter(rawSessionId: string): Promise<void> {
+    const principal = requirePrincipal(this.ctx);
+    const session = await this.sessionById(rawSessionId);
+    if (session.hostId === principal.userId) {
+      await this.setPresenter(session.id, principal.userId);
+      return;
+    }
+    const user = await this.ctx.db.prisma.user.findUniqueOrThrow({ where: { id: principal.userId } });
+    await this.publish({
+      sessionId: session.id,
+      to: session.hostId,
+      type: 'presenter_request',
+      user: toCollaborationUser(user),
+    });
+  }
+
+  /** The host refuses someone's request to present; they are told. */
+  async denyPresenter(rawSessionId: string, named: UserReference): Promise<void> {
+    const session = await this.hostSession(rawSessionId);
+    const user = await this.participantUser(session.id, named);
+    await this.publish({
+      sessionId: session.id,
+      to: user.id,
+      type: 'presenter_denied',
+      user: toCollaborationUser(user),
+    });
+  }
+
+  /** The host hands presenting to a participant (or takes it back). */
+  async changePresenter(rawSessionId: string, named: UserReference): Promise<void> {
+    const session = await this.hostSession(rawSessionId);
+    const user = await this.participantUser(session.id, named);
+    await this.setPresenter(session.id, user.id);
+  }
+
+  /** The host removes a participant: their connections are closed. */
+  async removeParticipant(rawSessionId: string, named: UserReference): Promise<void> {
+    const session = await this.hostSession(rawSessionId);
+    const user = await this.participantUser(session.id, named);
+    if (user.id === session.hostId) throw new AppError('VALIDATION_FAILED', 'The host cannot remove themselves');
+    await this.ctx.db.prisma.collaborationParticipant.deleteMany({ where: { sessionId: session.id, userId: user.id } });
+    await this.publish({ sessionId: session.id, type: 'removed', userId: user.id });
+    await this.handOverIfGone(session);
+    await this.publishParticipants(await this.view(session.id));
+  }
+
+  /** Whether the caller presents in the session (only the presenter's cursor and selection are relayed). */
+  async isPresenter(rawSessionId: string): Promise<boolean> {
+    const principal = requirePrincipal(this.ctx);
+    const session = await this.sessionById(rawSessionId);
+    return session.presenterId === principal.userId;
+  }
+
+  /** Refreshes the connections an instance holds, and records activity on them. */
+  async touchConnections(instanceId: string, active: string[]): Promise<void> {
+    const now = this.ctx.now();
+    await this.ctx.db.prisma.collaborationParticipant.updateMany({ where: { instanceId }, data: { seenAt: now } });
+    if (active.length > 0) {
+      await this.ctx.db.prisma.collaborationParticipant.updateMany({
+        where: { id: { in: active } },
+        data: { lastActivityAt: now },
+      });
+    }
+  }
+
+  /** A session by id, for someone who may read its threat model. */
+  async viewOf(rawSessionId: string): Promise<SessionView> {
+    const session = await this.sessionById(rawSessionId);
+    await authorizeThreatModel(this.ctx, session.threatModelId, 'threat_model:read');
+    return this.view(session.id);
+  }
+
+  async userOf(userId: string): Promise<CollaborationUser> {
+    return toCollaborationUser(await this.ctx.db.prisma.user.findUniqueOrThrow({ where: { id: userId } }));
+  }
+
+  /** The operations a connection missed, in order (after `afterVector`, up to `upToVector`). */
+  async operationsSince(diagramId: string, afterVector: number, upToVector: number) {
+    return this.ctx.db.prisma.diagramOperation.findMany({
+      where: { diagramId, updateVector: { gt: BigInt(afterVector), lte: BigInt(upToVector) } },
+      orderBy: { updateVector: 'asc' },
+    });
+  }
+
+  async publish(event: SessionEvent): Promise<void> {
+    await this.ctx.pubsub.publish('diagram.events', event.sessionId, event);
+  }
+
+  // ── internals ────────────────────────────────────────────────────────────────────────────────
+
+  private async commit(
+    rawSessionId: string,
+    operationId: string,
+    kind: 'operation' | 'undo' | 'redo',
+    plan: (
+      tx: Tx,
+      diagram: { id: string; updateVector: number; cells: Cell[] },
+    ) => Promise<{ operations: CellOperation[]; targetVector: bigint | null }>,
+  ): Promise<AppliedOperation> {
+    const principal = requirePrincipal(this.ctx);
+    const session = await this.sessionById(rawSessionId);
+    const access = await loadThreatModelAccess(this.ctx.db, session.threatModelId);
+    if (!access || !can(principal, 'threat_model:write', access)) {
+      throw new OperationRejected('permission_denied', 'Readers cannot change the diagram');
+    }
+    const opId = parseId(operationId, 'operation_id');
+    const result = await withEvents(this.ctx, async (tx, events) => {
+      const [locked] = await tx.$queryRaw<{ id: string; update_vector: bigint; cells: Cell[]; name: string }[]>`
+        SELECT id, update_vector, cells, name FROM diagrams WHERE id = ${session.diagramId}::uuid FOR UPDATE`;
+      if (!locked) throw new OperationRejected('diagram_not_found', 'The diagram no longer exists');
+      const diagram = { id: locked.id, updateVector: Number(locked.update_vector), cells: locked.cells };
+      const duplicate = await tx.diagramOperation.findUnique({
+        where: { diagramId_operationId: { diagramId: diagram.id, operationId: opId } },
+      });
+      if (duplicate) {
+        throw new OperationRejected('no_state_change', 'This operation was already applied', duplicate.affectedCells);
+      }
+      const { operations, targetVector } = await plan(tx, diagram);
+      const applied = applyCellOperations(diagram.cells, operations);
+      const updateVector = diagram.updateVector + 1;
+      const now = this.ctx.now();
+      await tx.diagram.update({
+        where: { id: diagram.id },
+        data: {
+          cells: applied.cells as Prisma.InputJsonValue,
+          updateVector: BigInt(updateVector),
+          // A REST client editing with an older version must hear of collaborative edits (409).
+          version: { increment: 1 },
+          modifiedAt: now,
+        },
+      });
+      await tx.diagramOperation.create({
+        data: {
+          diagramId: diagram.id,
+          updateVector: BigInt(updateVector),
+          operationId: opId,
+          sessionId: session.id,
+          userId: principal.userId,
+          kind,
+          cells: applied.applied as unknown as Prisma.InputJsonValue,
+          inverse: applied.inverse as unknown as Prisma.InputJsonValue,
+          affectedCells: applied.affectedCells,
+          targetVector,
+        },
+      });
+      await tx.collaborationSession.update({ where: { id: session.id }, data: { lastActivityAt: now } });
+      await events.record({
+        resource: 'diagram',
+        action: 'updated',
+        threatModelId: session.threatModelId,
+        objectId: diagram.id,
+        // A compact snapshot: collaborative edits are frequent and the cells can be large.
+        data: { id: diagram.id, name: locked.name, updateVector, operationId: opId, cells: applied.applied },
+      } as never);
+      return { updateVector, operationId: opId, cells: applied.applied };
+    });
+    const user = await this.ctx.db.prisma.user.findUniqueOrThrow({ where: { id: principal.userId } });
+    await this.publish({ sessionId: session.id, type: 'operation', ...result, user: toCollaborationUser(user) });
+    return result;
+  }
+
+  private async checkConflicts(tx: Tx, diagramId: string, base: number, current: number, ops: CellOperation[]) {
+    const since = await tx.diagramOperation.findMany({
+      where: { diagramId, updateVector: { gt: BigInt(base), lte: BigInt(current) } },
+      select: { affectedCells: true },
+    });
+    const touched = new Set(since.flatMap((op) => op.affectedCells));
+    const clash = ops.map((op) => op.id).filter((id) => touched.has(id));
+    // Vectors without a logged operation were changes made outside the session (REST writes).
+    if (since.length < current - base || clash.length > 0) {
+      throw new OperationRejected(
+        'conflict_detected',
+        clash.length > 0
+          ? `Cell(s) ${clash.join(', ')} changed after update vector ${base}`
+          : `The diagram was replaced after update vector ${base}`,
+        clash,
+      );
+    }
+  }
+
+  private async setPresenter(sessionId: string, userId: string) {
+    await this.ctx.db.prisma.collaborationSession.update({ where: { id: sessionId }, data: { presenterId: userId } });
+    await this.publishParticipants(await this.view(sessionId));
+  }
+
+  private async hostSession(rawSessionId: string) {
+    const principal = requirePrincipal(this.ctx);
+    const session = await this.sessionById(rawSessionId);
+    if (session.hostId !== principal.userId) {
+      throw new AppError('INSUFFICIENT_PERMISSIONS', 'Only the host may do this');
+    }
+    return session;
+  }
+
+  /** A user named in a message (by provider and provider id, else by email) who is connected. */
+  private async participantUser(sessionId: string, named: UserReference): Promise<User> {
+    const users = await this.ctx.db.prisma.user.findMany({
+      where: {
+        participations: { some: { sessionId } },
+        OR: [
+          ...(named.provider && named.providerId ? [{ provider: named.provider, providerId: named.providerId }] : []),
+          ...(named.email ? [{ email: named.email }] : []),
+        ],
+      },
+    });
+    if (users.length === 0) {
+      throw new AppError('RESOURCE_NOT_FOUND', 'That user is not in the session', {
+        context: { resource_type: 'participant' },
+      });
+    }
+    return users[0]!;
+  }
+
+  private async handOverIfGone(session: { id: string; hostId: string; presenterId: string | null }) {
+    const present = await this.ctx.db.prisma.collaborationParticipant.findMany({
+      where: { sessionId: session.id },
+      orderBy: { connectedAt: 'asc' },
+    });
+    const data: Prisma.CollaborationSessionUncheckedUpdateInput = {};
+    if (session.presenterId && !present.some((p) => p.userId === session.presenterId)) data.presenterId = null;
+    if (!present.some((p) => p.userId === session.hostId)) {
+      const heir = present.find((p) => p.permissions === 'writer');
+      if (heir) data.hostId = heir.userId;
+    }
+    if (Object.keys(data).length > 0) {
+      await this.ctx.db.prisma.collaborationSession.update({ where: { id: session.id }, data });
+    }
+  }
+
+  private async publishParticipants(view: SessionView) {
+    await this.publish({
+      sessionId: view.id,
+      type: 'participants',
+      participants: view.participants,
+      host: view.host,
+      presenter: view.presenter,
+    });
+  }
+
+  /** The diagram must exist under the threat model, which the caller may act on. */
+  private async diagram(threatModelId: string, rawDiagramId: string, action: 'threat_model:read') {
+    const tmId = await authorizeThreatModel(this.ctx, threatModelId, action);
+    const diagramId = parseId(rawDiagramId, 'diagram_id');
+    const found = await this.ctx.db.prisma.diagram.count({ where: { id: diagramId, threatModelId: tmId } });
+    if (found === 0) {
+      throw new AppError('RESOURCE_NOT_FOUND', 'Diagram not found', {
+        context: { resource_type: 'diagram', resource_id: diagramId },
+      });
+    }
+    return { tmId, diagramId };
+  }
+
+  private async sessionById(rawSessionId: string) {
+    const id = parseId(rawSessionId, 'session_id');
+    const session = await this.ctx.db.prisma.collaborationSession.findUnique({ where: { id } });
+    if (!session) throw this.sessionMissing(id);
+    return session;
+  }
+
+  private sessionMissing(id: string): AppError {
+    return new AppError('RESOURCE_NOT_FOUND', 'Collaboration session not found', {
+      context: { resource_type: 'collaboration_session', resource_id: id },
+    });
+  }
+
+  private alreadyActive(sessionId: string | undefined): AppError {
+    return new AppError('CONFLICT', 'A collaboration session is already active for this diagram', {
+      context: { session_id: sessionId },
+      suggestion: 'GET the session and join it through its websocket_url',
+    });
+  }
+
+  /** The session as clients see it: host, presenter, and who is connected (one entry per user). */
+  async view(sessionId: string): Promise<SessionView> {
+    const session = await this.ctx.db.prisma.collaborationSession.findUniqueOrThrow({
+      where: { id: sessionId },
+      include: {
+        host: true,
+        presenter: true,
+        diagram: { select: { name: true, threatModel: { select: { name: true } } } },
+        participants: { orderBy: { connectedAt: 'asc' } },
+      },
+    });
+    const fresh = new Date(this.ctx.now().getTime() - PARTICIPANT_STALE_MS);
+    const live = session.participants.filter((p) => p.seenAt >= fresh);
+    const userIds = [...new Set(live.map((p) => p.userId))];
+    const users = new Map(
+      (await this.ctx.db.prisma.user.findMany({ where: { id: { in: userIds } } })).map((u) => [u.id, u]),
+    );
+    const participants: ParticipantView[] = userIds.map((userId) => {
+      const rows = live.filter((p) => p.userId === userId);
+      return {
+        user: toCollaborationUser(users.get(userId)!),
+        permissions: rows.some((p) => p.permissions === 'writer') ? 'writer' : 'reader',
+        lastActivity: new Date(Math.max(...rows.map((p) => p.lastActivityAt.getTime()))).toISOString(),
+      };
+    });
+    return {
+      id: session.id,
+      threatModelId: session.threatModelId,
+      threatModelName: session.diagram.threatModel.name,
+      diagramId: session.diagramId,
+      diagramName: session.diagram.name,
+      host: toCollaborationUser(session.host),
+      presenter: session.presenter ? toCollaborationUser(session.presenter) : null,
+      participants,
+    };
+  }
+}
+
+export { OperationRejected };
