@@ -23,6 +23,7 @@ import { sendError } from './http/errors.js';
 import { registerRoot } from './http/root.js';
 import { registerGraphQL } from './http/yoga.js';
 import { purgeExpiredCredentialsHandler } from './modules/auth-maintenance/jobs.js';
+import { sweepCollaborationHandler } from './modules/collaboration/jobs.js';
 
 export interface RunningServer {
   url: string;
@@ -59,11 +60,13 @@ export async function startServer(
     });
     cleanups.push(() => pubsub.close());
 
+    // For scheduled jobs, which act as the system rather than as a user; `deps` exists before they run.
+    const systemContext = () => deps.serviceContext({ principal: undefined, requestId: `job-${randomUUID()}` });
     const jobs = await startJobs({
       connectionString: databaseUrl,
       schema: config.jobs.schema,
       log,
-      registry: [purgeExpiredCredentialsHandler(db)],
+      registry: [purgeExpiredCredentialsHandler(db), sweepCollaborationHandler(systemContext)],
       work: config.roles.has('worker'),
     });
     cleanups.push(() => jobs.stop());

@@ -358,6 +358,36 @@ export class CollaborationService {
     return toCollaborationUser(await this.ctx.db.prisma.user.findUniqueOrThrow({ where: { id: userId } }));
   }
 
+  /**
+   * Housekeeping, run by a scheduled job: connections not refreshed by their instance are gone (their
+   * sessions hear of it, and get a new host if theirs left); sessions idle for 15 minutes with nobody
+   * connected end; expired tickets go.
+   */
+  async sweep(): Promise<{ connections: number; sessions: number; tickets: number }> {
+    const now = this.ctx.now().getTime();
+    const stale = await this.ctx.db.prisma.collaborationParticipant.findMany({
+      where: { seenAt: { lt: new Date(now - PARTICIPANT_STALE_MS) } },
+      select: { id: true, sessionId: true },
+    });
+    await this.ctx.db.prisma.collaborationParticipant.deleteMany({ where: { id: { in: stale.map((p) => p.id) } } });
+    for (const sessionId of new Set(stale.map((p) => p.sessionId))) {
+      const session = await this.ctx.db.prisma.collaborationSession.findUnique({ where: { id: sessionId } });
+      if (!session) continue;
+      await this.handOverIfGone(session);
+      await this.publishParticipants(await this.view(session.id));
+    }
+    const idle = await this.ctx.db.prisma.collaborationSession.findMany({
+      where: { lastActivityAt: { lt: new Date(now - SESSION_IDLE_MS) }, participants: { none: {} } },
+      select: { id: true },
+    });
+    await this.ctx.db.prisma.collaborationSession.deleteMany({ where: { id: { in: idle.map((s) => s.id) } } });
+    for (const { id } of idle) await this.publish({ sessionId: id, type: 'ended' });
+    const tickets = await this.ctx.db.prisma.webSocketTicket.deleteMany({
+      where: { expiresAt: { lt: new Date(now) } },
+    });
+    return { connections: stale.length, sessions: idle.length, tickets: tickets.count };
+  }
+
   /** The operations a connection missed, in order (after `afterVector`, up to `upToVector`). */
   async operationsSince(diagramId: string, afterVector: number, upToVector: number) {
     return this.ctx.db.prisma.diagramOperation.findMany({
