@@ -7,6 +7,7 @@ import {
   threatModelListWhere,
 } from '../src/modules/threat-models/service.js';
 import { builder } from './builder.js';
+import type { GraphQLContext } from './context.js';
 import { DocumentRef } from './document-types.js';
 import { NoteRef } from './note-types.js';
 import { RepositoryRef } from './repository-types.js';
@@ -34,6 +35,39 @@ const AuthorizationEntry = builder.prismaObject('ThreatModelAccess', {
   }),
 });
 
+type ChildList = 'documents' | 'notes' | 'repositories' | 'threats' | 'assets' | 'diagrams';
+
+/** Each list's table, and whether its rows carry metadata. */
+const childTables: Record<ChildList, { model: string; metadata: boolean }> = {
+  documents: { model: 'document', metadata: false },
+  notes: { model: 'note', metadata: false },
+  repositories: { model: 'repository', metadata: false },
+  threats: { model: 'threat', metadata: true },
+  assets: { model: 'asset', metadata: true },
+  diagrams: { model: 'diagram', metadata: true },
+};
+
+const listed = (what: string) => `All ${what}, as TMI's full representation lists them (the point read loads them)`;
+
+/** A child list: what the point read loaded, else one query in alias order (with metadata where kept). */
+const children =
+  <L extends ChildList>(list: L) =>
+  (tm: { id: string }, _args: object, ctx: GraphQLContext) => {
+    const loaded = (tm as ThreatModelRecord)[list];
+    if (loaded) return loaded as NonNullable<ThreatModelRecord[L]>;
+    const { model, metadata } = childTables[list];
+    const table = ctx.service.db.prisma[model as 'document'] as unknown as {
+      findMany(args: object): Promise<NonNullable<ThreatModelRecord[L]>>;
+    };
+    return table.findMany({
+      where: { threatModelId: tm.id },
+      orderBy: { alias: 'asc' },
+      ...(metadata ? { include: { metadata: { orderBy: { key: 'asc' } } } } : {}),
+    });
+  };
+
+const byAlias = { cursor: 'id', totalCount: true, query: { orderBy: { alias: 'asc' as const } } } as const;
+
 // The aggregate's people, authorization and metadata are always loaded with it (one statement for a
 // point read, joined into list queries), so these fields read the loaded record and plan nothing.
 export const ThreatModelRef = builder.prismaObject('ThreatModel', {
@@ -57,84 +91,34 @@ export const ThreatModelRef = builder.prismaObject('ThreatModel', {
     securityReviewer: t.field({ type: UserRef, nullable: true, resolve: (tm) => tm.securityReviewer }),
     authorization: t.field({ type: [AuthorizationEntry], resolve: (tm) => tm.authorization }),
     metadata: t.field({ type: [MetadataEntry], resolve: (tm) => tm.metadata }),
+    // TMI's full representation lists every child (the point read loads them all in its one statement);
+    // the Relay connections page through them; the counts are what list summaries show.
     documentCount: t.int({ resolve: (tm) => tm._count.documents }),
-    documents: t.relatedConnection('documents', {
-      cursor: 'id',
-      totalCount: true,
-      query: { orderBy: { alias: 'asc' } },
-    }),
-    documentList: t.field({
-      type: [DocumentRef],
-      description: "All documents, as TMI's full representation lists them (the point read loads them)",
-      resolve: (tm, _args, ctx) =>
-        (tm as ThreatModelRecord).documents ??
-        ctx.service.db.prisma.document.findMany({ where: { threatModelId: tm.id }, orderBy: { alias: 'asc' } }),
-    }),
+    documentList: t.field({ type: [DocumentRef], description: listed('documents'), resolve: children('documents') }),
+    documents: t.relatedConnection('documents', byAlias),
     repoCount: t.int({ resolve: (tm) => tm._count.repositories }),
     repositoryList: t.field({
       type: [RepositoryRef],
-      description: "All repositories, as TMI's full representation lists them (the point read loads them)",
-      resolve: (tm, _args, ctx) =>
-        (tm as ThreatModelRecord).repositories ??
-        ctx.service.db.prisma.repository.findMany({ where: { threatModelId: tm.id }, orderBy: { alias: 'asc' } }),
+      description: listed('repositories'),
+      resolve: children('repositories'),
     }),
-    repositories: t.relatedConnection('repositories', {
-      cursor: 'id',
-      totalCount: true,
-      query: { orderBy: { alias: 'asc' } },
-    }),
+    repositories: t.relatedConnection('repositories', byAlias),
     diagramCount: t.int({ resolve: (tm) => tm._count.diagrams }),
     diagramList: t.field({
       type: [DiagramRef],
-      description: "All diagrams with their cells, as TMI's full representation lists them (the point read loads them)",
-      resolve: (tm, _args, ctx) =>
-        (tm as ThreatModelRecord).diagrams ??
-        ctx.service.db.prisma.diagram.findMany({
-          where: { threatModelId: tm.id },
-          orderBy: { alias: 'asc' },
-          include: { metadata: { orderBy: { key: 'asc' } } },
-        }),
+      description: listed('diagrams with their cells'),
+      resolve: children('diagrams'),
     }),
-    diagrams: t.relatedConnection('diagrams', {
-      cursor: 'id',
-      totalCount: true,
-      query: { orderBy: { alias: 'asc' } },
-    }),
+    diagrams: t.relatedConnection('diagrams', byAlias),
     threatCount: t.int({ resolve: (tm) => tm._count.threats }),
-    threatList: t.field({
-      type: [ThreatRef],
-      description: "All threats, as TMI's full representation lists them (the point read loads them)",
-      resolve: (tm, _args, ctx) =>
-        (tm as ThreatModelRecord).threats ??
-        ctx.service.db.prisma.threat.findMany({
-          where: { threatModelId: tm.id },
-          orderBy: { alias: 'asc' },
-          include: { metadata: { orderBy: { key: 'asc' } } },
-        }),
-    }),
-    threats: t.relatedConnection('threats', { cursor: 'id', totalCount: true, query: { orderBy: { alias: 'asc' } } }),
+    threatList: t.field({ type: [ThreatRef], description: listed('threats'), resolve: children('threats') }),
+    threats: t.relatedConnection('threats', byAlias),
     assetCount: t.int({ resolve: (tm) => tm._count.assets }),
-    assetList: t.field({
-      type: [AssetRef],
-      description: "All assets, as TMI's full representation lists them (the point read loads them)",
-      resolve: (tm, _args, ctx) =>
-        (tm as ThreatModelRecord).assets ??
-        ctx.service.db.prisma.asset.findMany({
-          where: { threatModelId: tm.id },
-          orderBy: { alias: 'asc' },
-          include: { metadata: { orderBy: { key: 'asc' } } },
-        }),
-    }),
-    assets: t.relatedConnection('assets', { cursor: 'id', totalCount: true, query: { orderBy: { alias: 'asc' } } }),
+    assetList: t.field({ type: [AssetRef], description: listed('assets'), resolve: children('assets') }),
+    assets: t.relatedConnection('assets', byAlias),
     noteCount: t.int({ resolve: (tm) => tm._count.notes }),
-    noteList: t.field({
-      type: [NoteRef],
-      description: "All notes, as TMI's full representation lists them (the point read loads them)",
-      resolve: (tm, _args, ctx) =>
-        (tm as ThreatModelRecord).notes ??
-        ctx.service.db.prisma.note.findMany({ where: { threatModelId: tm.id }, orderBy: { alias: 'asc' } }),
-    }),
-    notes: t.relatedConnection('notes', { cursor: 'id', totalCount: true, query: { orderBy: { alias: 'asc' } } }),
+    noteList: t.field({ type: [NoteRef], description: listed('notes'), resolve: children('notes') }),
+    notes: t.relatedConnection('notes', byAlias),
   }),
 });
 
