@@ -21,14 +21,13 @@ const policy = (overrides: Partial<TargetPolicy> = {}): TargetPolicy => ({
 });
 
 async function refusal(url: string, overrides: Partial<TargetPolicy> = {}): Promise<string> {
-  try {
-    await checkWebhookTarget(url, policy(overrides));
-  } catch (error) {
-    expect(error).toBeInstanceOf(AppError);
-    expect((error as AppError).code).toBe('VALIDATION_FAILED');
-    return ((error as AppError).details.context!.field_errors as { error: string }[])[0]!.error;
-  }
-  throw new Error(`${url} was accepted`);
+  const error = await checkWebhookTarget(url, policy(overrides)).then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  expect(error, `${url} was accepted`).toBeInstanceOf(AppError);
+  expect((error as AppError).code).toBe('VALIDATION_FAILED');
+  return ((error as AppError).details.context!.field_errors as { error: string }[])[0]!.error;
 }
 
 describe('forbiddenAddressReason', () => {
