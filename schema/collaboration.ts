@@ -18,7 +18,7 @@ const CollaborationPermissionEnum = builder.enumType('CollaborationPermission', 
   values: { READER: { value: 'reader' }, WRITER: { value: 'writer' } } as const,
 });
 
-const CollaborationUser = builder.objectRef<CollaborationUserShape>('CollaborationUser').implement({
+export const CollaborationUser = builder.objectRef<CollaborationUserShape>('CollaborationUser').implement({
   description: "A user as collaboration sessions name them (TMI's User)",
   fields: (t) => ({
     principalType: t.field({ type: PrincipalTypeEnum, resolve: () => 'user' as const }),
@@ -29,7 +29,7 @@ const CollaborationUser = builder.objectRef<CollaborationUserShape>('Collaborati
   }),
 });
 
-const CollaborationParticipant = builder.objectRef<ParticipantView>('CollaborationParticipant').implement({
+export const CollaborationParticipant = builder.objectRef<ParticipantView>('CollaborationParticipant').implement({
   description: 'A user connected to the session (one entry per user, whatever the number of connections)',
   fields: (t) => ({
     user: t.field({ type: CollaborationUser, resolve: (p) => p.user }),
@@ -38,7 +38,7 @@ const CollaborationParticipant = builder.objectRef<ParticipantView>('Collaborati
   }),
 });
 
-const CollaborationSession = builder.objectRef<SessionView>('CollaborationSession').implement({
+export const CollaborationSession = builder.objectRef<SessionView>('CollaborationSession').implement({
   description: 'The real-time editing session of a diagram (at most one per diagram)',
   fields: (t) => ({
     id: t.exposeID('id'),

@@ -11,6 +11,7 @@ import './threats.js';
 import './assets.js';
 import './diagrams.js';
 import './collaboration.js';
+import './collaboration-live.js';
 import './me.js';
 
 export const schema = builder.toSchema();

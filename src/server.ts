@@ -192,7 +192,8 @@ export async function buildHttpApp(deps: AppDeps, options: { api: boolean }): Pr
   registerRestRoutes(app, deps, restRoutes);
   const graphql = registerGraphQL(app, deps);
   const collaboration = registerCollaborationSocket(app, deps);
-  app.addHook('onClose', async () => {
+  // Before the HTTP server closes: it waits for every socket, WebSockets included, so they must go first.
+  app.addHook('preClose', async () => {
     await collaboration.close();
     await graphql.close();
   });

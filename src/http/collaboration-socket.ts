@@ -91,6 +91,11 @@ interface Connection {
   active: boolean;
   /** Operation ids this connection sent: the others' broadcast, never echoed back to it. */
   own: Set<string>;
+  /**
+   * The vectors this connection's accepted operations got, which its client cannot know (nothing is
+   * echoed): its later operations are built on them, so they are no conflict for those.
+   */
+  applied: Set<number>;
 }
 
 /** This instance's connections by session, each session listening to its events on the pubsub bus. */
@@ -268,12 +273,18 @@ async function handleMessage(connection: Connection, message: ClientMessage): Pr
         return;
       }
       connection.own.add(message.operation_id.toLowerCase());
+      // Vectors at or below the client's base it knows of already.
+      for (const vector of connection.applied) {
+        if (vector <= (message.base_vector ?? 0)) connection.applied.delete(vector);
+      }
       try {
         const applied = await service.applyOperation(sessionId, {
           operationId: message.operation_id,
           baseVector: message.base_vector ?? null,
           operation: message.operation,
+          ownVectors: connection.applied,
         });
+        connection.applied.add(applied.updateVector);
         if (applied.updateVector === connection.vector + 1) {
           connection.vector = applied.updateVector;
           connection.own.delete(applied.operationId);
@@ -457,6 +468,7 @@ export function registerCollaborationSocket(app: FastifyInstance, deps: AppDeps)
       alive: true,
       active: false,
       own: new Set(),
+      applied: new Set(),
     };
     // The client renders nothing before the diagram's state, then needs its own entry to edit.
     send(socket, stateMessage(joined.state));
@@ -527,10 +539,30 @@ export function registerCollaborationSocket(app: FastifyInstance, deps: AppDeps)
   keepalive.unref();
 
   return {
+    /**
+     * Closes every connection (1001) and waits for each to be gone and left (its participant row deleted,
+     * the others told), so a stopping instance leaves no one behind; a peer that does not answer the
+     * close handshake within a second is cut off.
+     */
     async close() {
       clearInterval(keepalive);
-      for (const connection of hub.all()) connection.socket.close(1001, 'server shutting down');
-      await Promise.all(hub.all().map((connection) => connection.queue));
+      const connections = hub.all();
+      await Promise.all(
+        connections.map(
+          ({ socket }) =>
+            new Promise<void>((resolve) => {
+              if (socket.readyState === socket.CLOSED) return resolve();
+              const timer = setTimeout(() => socket.terminate(), 1000);
+              socket.once('close', () => {
+                clearTimeout(timer);
+                resolve();
+              });
+              socket.close(1001, 'server shutting down');
+            }),
+        ),
+      );
+      // The close handlers queued each connection's leave: wait for it.
+      await Promise.all(connections.map((connection) => connection.queue));
       wss.close();
     },
   };

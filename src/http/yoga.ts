@@ -11,6 +11,7 @@ import type { AppDeps } from '../app-deps.js';
 import type { Principal } from '../auth/principal.js';
 import type { Logger } from '../infra/logger.js';
 import { toPublicError } from '../infra/errors/public.js';
+import { ConnectionPresence } from '../modules/collaboration/presence.js';
 import { principalFromRequest, tokenFromHeaders } from './auth.js';
 import { randomUUID } from 'node:crypto';
 
@@ -25,6 +26,7 @@ export function maskError(error: unknown, requestId: string, log?: Logger): Grap
     path: error instanceof GraphQLError ? error.path : undefined,
     nodes: error instanceof GraphQLError ? error.nodes : undefined,
     extensions: {
+      ...mapped.extensions,
       code: mapped.code,
       // Yoga consumes `http` to set the response status; `status` stays visible to clients.
       status: mapped.status,
@@ -118,6 +120,10 @@ async function executePlainJson(
 }
 
 export function registerGraphQL(app: FastifyInstance, deps: AppDeps): { close: () => Promise<void> } {
+  // The collaboration connections GraphQL subscribers hold on this instance (diagramEvents).
+  const collaboration = new ConnectionPresence(() =>
+    deps.serviceContext({ principal: undefined, requestId: `presence-${randomUUID()}` }),
+  );
   const yoga = createYoga<FastifyServerContext, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -139,6 +145,7 @@ export function registerGraphQL(app: FastifyInstance, deps: AppDeps): { close: (
     maskedErrors: false,
     context: ({ req, principal }): GraphQLContext => ({
       service: deps.serviceContext({ principal, requestId: req.id, log: req.log as unknown as Logger }),
+      collaboration,
     }),
   });
 
@@ -190,7 +197,10 @@ export function registerGraphQL(app: FastifyInstance, deps: AppDeps): { close: (
         const requestId = randomUUID();
         try {
           const principal = token ? await deps.tokens.verify(token) : undefined;
-          const contextValue: GraphQLContext = { service: deps.serviceContext({ principal, requestId }) };
+          const contextValue: GraphQLContext = {
+            service: deps.serviceContext({ principal, requestId }),
+            collaboration,
+          };
           return {
             schema,
             document,
@@ -220,6 +230,8 @@ export function registerGraphQL(app: FastifyInstance, deps: AppDeps): { close: (
 
   return {
     async close() {
+      // Subscribers leave their collaboration sessions while the database and pubsub are still up.
+      await collaboration.close();
       await disposable.dispose();
       wss.close();
     },

@@ -11,6 +11,8 @@ export interface PublicError {
   code: ErrorCode;
   status: number;
   body: TmiErrorBody;
+  /** Extra GraphQL `extensions` the error carries (never `code` or `status`). */
+  extensions?: Record<string, unknown>;
 }
 
 interface PrismaKnownError {
@@ -51,5 +53,6 @@ export function toPublicError(error: unknown, requestId?: string): PublicError {
     code: appError.code,
     status: appError.status,
     body: { error: appError.spec.tmiError, error_description: appError.message, details },
+    ...(appError.details.extensions ? { extensions: appError.details.extensions } : {}),
   };
 }

@@ -110,6 +110,20 @@ export const errorRegistry = {
     message: 'The request conflicts with the current state of the resource',
     kind: 'client',
   },
+  // A live diagram operation TMI's socket answers with `operation_rejected`; the error's `reason` (GraphQL
+  // `extensions.reason`, REST `details.context.reason`) is TMI's.
+  OPERATION_CONFLICT: {
+    status: 409,
+    tmiError: 'conflict',
+    message: "The operation cannot apply to the diagram's current state",
+    kind: 'client',
+  },
+  OPERATION_INVALID: {
+    status: 400,
+    tmiError: 'invalid_input',
+    message: 'The operation is not valid',
+    kind: 'client',
+  },
   PAYLOAD_TOO_LARGE: {
     status: 413,
     tmiError: 'payload_too_large',
@@ -137,6 +151,8 @@ export type ErrorCode = keyof typeof errorRegistry;
 export interface ErrorDetails {
   context?: Record<string, unknown>;
   suggestion?: string;
+  /** Machine-readable fields GraphQL clients get beside `code` in the error's `extensions`. */
+  extensions?: Record<string, unknown>;
 }
 
 export class AppError extends Error {

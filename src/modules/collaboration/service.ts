@@ -208,7 +208,6 @@ export class CollaborationService {
     const session = await this.ctx.db.prisma.collaborationSession.findUnique({ where: { id: row.sessionId } });
     if (!session) return;
     await this.handOverIfGone(session);
-    await this.publishParticipants(await this.view(session.id));
   }
 
   async state(diagramId: string): Promise<DiagramState> {
@@ -231,12 +230,29 @@ export class CollaborationService {
    */
   async applyOperation(
     sessionId: string,
-    request: { operationId: string; baseVector?: number | null; operation: unknown },
+    request: {
+      operationId: string;
+      baseVector?: number | null;
+      operation: unknown;
+      /**
+       * The vectors of the sender's own earlier operations (on the same connection): it built this one
+       * on top of them, in order, though it cannot know their vectors (they are not echoed back to it),
+       * so they never conflict with it.
+       */
+      ownVectors?: ReadonlySet<number>;
+    },
   ): Promise<AppliedOperation> {
     const operations = parseCellOperations(request.operation);
     return this.commit(sessionId, request.operationId, 'operation', async (tx, diagram) => {
       if (request.baseVector != null && request.baseVector < diagram.updateVector) {
-        await this.checkConflicts(tx, diagram.id, request.baseVector, diagram.updateVector, operations);
+        await this.checkConflicts(
+          tx,
+          diagram.id,
+          request.baseVector,
+          diagram.updateVector,
+          operations,
+          request.ownVectors,
+        );
       }
       return { operations, targetVector: null };
     });
@@ -325,7 +341,6 @@ export class CollaborationService {
     await this.ctx.db.prisma.collaborationParticipant.deleteMany({ where: { sessionId: session.id, userId: user.id } });
     await this.publish({ sessionId: session.id, type: 'removed', userId: user.id });
     await this.handOverIfGone(session);
-    await this.publishParticipants(await this.view(session.id));
   }
 
   /** Whether the caller presents in the session (only the presenter's cursor and selection are relayed). */
@@ -354,6 +369,26 @@ export class CollaborationService {
     return this.view(session.id);
   }
 
+  /** The session of a diagram named by its id alone (404 when there is none), for its threat model's readers. */
+  async getByDiagram(rawDiagramId: string): Promise<SessionView> {
+    const diagramId = parseId(rawDiagramId, 'diagram_id');
+    const diagram = await this.ctx.db.prisma.diagram.findUnique({
+      where: { id: diagramId },
+      select: { threatModelId: true },
+    });
+    if (!diagram) {
+      throw new AppError('RESOURCE_NOT_FOUND', 'Diagram not found', {
+        context: { resource_type: 'diagram', resource_id: diagramId },
+      });
+    }
+    return this.get(diagram.threatModelId, diagramId);
+  }
+
+  /** The current update vector of a session's diagram (what a refused writer must resynchronize to). */
+  async vectorOf(rawSessionId: string): Promise<number> {
+    return (await this.state((await this.sessionById(rawSessionId)).diagramId)).updateVector;
+  }
+
   async userOf(userId: string): Promise<CollaborationUser> {
     return toCollaborationUser(await this.ctx.db.prisma.user.findUniqueOrThrow({ where: { id: userId } }));
   }
@@ -374,7 +409,6 @@ export class CollaborationService {
       const session = await this.ctx.db.prisma.collaborationSession.findUnique({ where: { id: sessionId } });
       if (!session) continue;
       await this.handOverIfGone(session);
-      await this.publishParticipants(await this.view(session.id));
     }
     const idle = await this.ctx.db.prisma.collaborationSession.findMany({
       where: { lastActivityAt: { lt: new Date(now - SESSION_IDLE_MS) }, participants: { none: {} } },
@@ -473,12 +507,19 @@ export class CollaborationService {
     return result;
   }
 
-  private async checkConflicts(tx: Tx, diagramId: string, base: number, current: number, ops: CellOperation[]) {
+  private async checkConflicts(
+    tx: Tx,
+    diagramId: string,
+    base: number,
+    current: number,
+    ops: CellOperation[],
+    own: ReadonlySet<number> = new Set(),
+  ) {
     const since = await tx.diagramOperation.findMany({
       where: { diagramId, updateVector: { gt: BigInt(base), lte: BigInt(current) } },
-      select: { affectedCells: true },
+      select: { affectedCells: true, updateVector: true },
     });
-    const touched = new Set(since.flatMap((op) => op.affectedCells));
+    const touched = new Set(since.filter((op) => !own.has(Number(op.updateVector))).flatMap((op) => op.affectedCells));
     const clash = ops.map((op) => op.id).filter((id) => touched.has(id));
     // Vectors without a logged operation were changes made outside the session (REST writes).
     if (since.length < current - base || clash.length > 0) {
@@ -525,20 +566,32 @@ export class CollaborationService {
     return users[0]!;
   }
 
-  private async handOverIfGone(session: { id: string; hostId: string; presenterId: string | null }) {
-    const present = await this.ctx.db.prisma.collaborationParticipant.findMany({
-      where: { sessionId: session.id },
-      orderBy: { connectedAt: 'asc' },
+  /**
+   * After connections went: a host or presenter no longer present is replaced (the longest-present
+   * writer hosts), and the session is told who is left. Serialized on the session's row, so that
+   * connections leaving at once (an instance stopping) cannot hand the session to one of themselves,
+   * and announced from inside the lock, so that the last announcement is the final state.
+   */
+  private async handOverIfGone(session: { id: string }) {
+    await this.ctx.db.prisma.$transaction(async (tx) => {
+      const [locked] = await tx.$queryRaw<{ host_id: string; presenter_id: string | null }[]>`
+        SELECT host_id, presenter_id FROM collaboration_sessions WHERE id = ${session.id}::uuid FOR UPDATE`;
+      if (!locked) return;
+      const present = await tx.collaborationParticipant.findMany({
+        where: { sessionId: session.id },
+        orderBy: { connectedAt: 'asc' },
+      });
+      const data: Prisma.CollaborationSessionUncheckedUpdateInput = {};
+      if (locked.presenter_id && !present.some((p) => p.userId === locked.presenter_id)) data.presenterId = null;
+      if (!present.some((p) => p.userId === locked.host_id)) {
+        const heir = present.find((p) => p.permissions === 'writer');
+        if (heir) data.hostId = heir.userId;
+      }
+      if (Object.keys(data).length > 0) {
+        await tx.collaborationSession.update({ where: { id: session.id }, data });
+      }
+      await this.publishParticipants(await this.view(session.id, tx));
     });
-    const data: Prisma.CollaborationSessionUncheckedUpdateInput = {};
-    if (session.presenterId && !present.some((p) => p.userId === session.presenterId)) data.presenterId = null;
-    if (!present.some((p) => p.userId === session.hostId)) {
-      const heir = present.find((p) => p.permissions === 'writer');
-      if (heir) data.hostId = heir.userId;
-    }
-    if (Object.keys(data).length > 0) {
-      await this.ctx.db.prisma.collaborationSession.update({ where: { id: session.id }, data });
-    }
   }
 
   private async publishParticipants(view: SessionView) {
@@ -585,8 +638,11 @@ export class CollaborationService {
   }
 
   /** The session as clients see it: host, presenter, and who is connected (one entry per user). */
-  async view(sessionId: string): Promise<SessionView> {
-    const session = await this.ctx.db.prisma.collaborationSession.findUniqueOrThrow({
+  async view(
+    sessionId: string,
+    db: Pick<Tx, 'collaborationSession' | 'user'> = this.ctx.db.prisma,
+  ): Promise<SessionView> {
+    const session = await db.collaborationSession.findUniqueOrThrow({
       where: { id: sessionId },
       include: {
         host: true,
@@ -598,9 +654,7 @@ export class CollaborationService {
     const fresh = new Date(this.ctx.now().getTime() - PARTICIPANT_STALE_MS);
     const live = session.participants.filter((p) => p.seenAt >= fresh);
     const userIds = [...new Set(live.map((p) => p.userId))];
-    const users = new Map(
-      (await this.ctx.db.prisma.user.findMany({ where: { id: { in: userIds } } })).map((u) => [u.id, u]),
-    );
+    const users = new Map((await db.user.findMany({ where: { id: { in: userIds } } })).map((u) => [u.id, u]));
     const participants: ParticipantView[] = userIds.map((userId) => {
       const rows = live.filter((p) => p.userId === userId);
       return {
