@@ -494,6 +494,15 @@ describe('session membership', () => {
     const update = await host.next('participants_update', (m) => !listed(m).includes(writers[2]!.providerId));
     expect(listed(update)).toEqual([owner.providerId, writers[3]!.providerId]);
     expect(host.all('error')).toEqual([]);
+
+    // Removed for the rest of the session: no new ticket, and no way back in with a token either.
+    await expect(connect(server, writers[2]!, ids)).rejects.toMatchObject({ code: 'INSUFFICIENT_PERMISSIONS' });
+    const back = await SocketClient.open(
+      socketUrl(second, ids.tm, ids.diagram, { session_id: ids.session, token: writers[2]!.token }),
+    );
+    sockets.push(back);
+    expect(await back.next('error')).toMatchObject({ error: 'join_failed' });
+    expect((await back.closed()).code).toBe(4003);
   });
 
   it('accepts the older message names: diagram_operation (user_id, no base_vector, data without id) and diagram_state_sync', async () => {

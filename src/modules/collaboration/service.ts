@@ -137,6 +137,9 @@ export class CollaborationService {
     const access = await loadThreatModelAccess(this.ctx.db, session.threatModelId);
     // As TMI answers: a session one may not join is one that is not there.
     if (!access || !can(principal, 'threat_model:read', access)) throw this.sessionMissing(session.id);
+    if (session.removedUserIds.includes(principal.userId)) {
+      throw new AppError('INSUFFICIENT_PERMISSIONS', 'The host removed you from this session');
+    }
     const ticket = `tmi_ws_${randomBytes(32).toString('base64url')}`;
     await this.ctx.db.prisma.webSocketTicket.create({
       data: {
@@ -178,6 +181,9 @@ export class CollaborationService {
     const access = await loadThreatModelAccess(this.ctx.db, session.threatModelId);
     const role = access && roleOf(principal, access);
     if (!role) throw new AppError('INSUFFICIENT_PERMISSIONS', 'You may not read this threat model');
+    if (session.removedUserIds.includes(principal.userId)) {
+      throw new AppError('INSUFFICIENT_PERMISSIONS', 'The host removed you from this session');
+    }
     const permissions = role === 'reader' ? 'reader' : 'writer';
     const now = this.ctx.now();
     await this.ctx.db.prisma.$transaction([
@@ -338,7 +344,14 @@ export class CollaborationService {
     const session = await this.hostSession(rawSessionId);
     const user = await this.participantUser(session.id, named);
     if (user.id === session.hostId) throw new AppError('VALIDATION_FAILED', 'The host cannot remove themselves');
-    await this.ctx.db.prisma.collaborationParticipant.deleteMany({ where: { sessionId: session.id, userId: user.id } });
+    // Removed for the rest of the session: they may not come back in.
+    await this.ctx.db.prisma.$transaction([
+      this.ctx.db.prisma.collaborationSession.update({
+        where: { id: session.id },
+        data: { removedUserIds: { push: user.id } },
+      }),
+      this.ctx.db.prisma.collaborationParticipant.deleteMany({ where: { sessionId: session.id, userId: user.id } }),
+    ]);
     await this.publish({ sessionId: session.id, type: 'removed', userId: user.id });
     await this.handOverIfGone(session);
   }

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "collaboration_sessions" ADD COLUMN     "removed_user_ids" UUID[] DEFAULT ARRAY[]::UUID[];
