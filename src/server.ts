@@ -52,12 +52,13 @@ export async function startServer(
       redis.on('error', (error) => log.warn({ err: error }, 'redis error'));
       cleanups.push(() => void redis.disconnect());
     }
-    const pubsub = createPubSub({
-      prefix: config.redis.prefix,
-      redis: config.redis.url
-        ? { publisher: createRedis(config.redis.url), subscriber: createRedis(config.redis.url) }
-        : undefined,
-    });
+    const pubsubRedis = config.redis.url
+      ? { publisher: createRedis(config.redis.url), subscriber: createRedis(config.redis.url) }
+      : undefined;
+    for (const connection of Object.values(pubsubRedis ?? {})) {
+      connection.on('error', (error) => log.warn({ err: error }, 'redis pubsub error'));
+    }
+    const pubsub = createPubSub({ prefix: config.redis.prefix, redis: pubsubRedis });
     cleanups.push(() => pubsub.close());
 
     // For scheduled jobs, which act as the system rather than as a user; `deps` exists before they run.

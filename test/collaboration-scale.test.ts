@@ -62,6 +62,7 @@ async function connect(on: TestServer, user: TestUser, ids: Ids): Promise<Socket
   const ticket = await (await collaborationAs(on, user)).issueTicket(ids.session);
   const client = await SocketClient.open(socketUrl(on, ids.tm, ids.diagram, { session_id: ids.session, ticket }));
   sockets.push(client);
+  await client.joined();
   return client;
 }
 

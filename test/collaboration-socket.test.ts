@@ -41,6 +41,7 @@ async function connect(user: TestUser, ids: { tm: string; diagram: string; sessi
   const ticket = await (await collaborationAs(server, user)).issueTicket(ids.session);
   const client = await SocketClient.open(socketUrl(server, ids.tm, ids.diagram, { session_id: ids.session, ticket }));
   clients.push(client);
+  await client.joined();
   return client;
 }
 

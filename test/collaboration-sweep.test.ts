@@ -78,9 +78,11 @@ describe('collaboration sweep', () => {
     const idle = await newSession();
     const busy = await newSession();
     const ticket = await (await collaborationAs(server, host)).issueTicket(busy.session);
-    clients.push(
-      await SocketClient.open(socketUrl(server, busy.tm, busy.diagram, { session_id: busy.session, ticket })),
+    const busyClient = await SocketClient.open(
+      socketUrl(server, busy.tm, busy.diagram, { session_id: busy.session, ticket }),
     );
+    clients.push(busyClient);
+    await busyClient.joined();
     await (await collaborationAs(server, host)).issueTicket(idle.session);
 
     // Live connections are refreshed by their instance all along: move the clock and their refresh together.

@@ -89,6 +89,8 @@ interface Connection {
   queue: Promise<void>;
   alive: boolean;
   active: boolean;
+  /** The participants list last sent, so an identical one is not sent twice. */
+  lastParticipants?: string;
   /** Operation ids this connection sent: the others' broadcast, never echoed back to it. */
   own: Set<string>;
   /**
@@ -104,7 +106,8 @@ class SessionHub {
 
   constructor(private readonly deps: AppDeps) {}
 
-  add(connection: Connection): void {
+  /** Resolves once this instance listens to the session's events (the first connection subscribes). */
+  async add(connection: Connection): Promise<void> {
     let entry = this.sessions.get(connection.sessionId);
     if (!entry) {
       entry = { connections: new Set() };
@@ -112,6 +115,7 @@ class SessionHub {
       this.sessions.set(connection.sessionId, entry);
     }
     entry.connections.add(connection);
+    await entry.stop;
   }
 
   remove(connection: Connection): void {
@@ -207,9 +211,13 @@ async function deliverTo(connection: Connection, event: SessionEvent): Promise<v
       if (!connection.own.delete(event.operationId)) send(socket, operationMessage(event));
       return;
     }
-    case 'participants':
-      send(socket, participantsMessage(event));
+    case 'participants': {
+      // The joining connection got the list directly; the same list again (its own join) is noise.
+      const message = JSON.stringify(participantsMessage(event));
+      if (message !== connection.lastParticipants && socket.readyState === socket.OPEN) socket.send(message);
+      connection.lastParticipants = message;
       return;
+    }
     case 'presenter_request':
       send(socket, { message_type: 'presenter_request_event', requesting_user: wireUser(event.user) });
       return;
@@ -454,26 +462,40 @@ export function registerCollaborationSocket(app: FastifyInstance, deps: AppDeps)
     const id = randomUUID();
     const pending: RawData[] = [];
     socket.on('message', (data) => pending.push(data));
-    const joined = await service.join(session.id, { id, instanceId });
+    let opened!: () => void;
     const connection: Connection = {
       id,
       socket,
       principal,
       sessionId: session.id,
       diagramId: session.diagramId,
-      permissions: joined.permissions,
+      permissions: 'reader',
       service,
-      vector: joined.state.updateVector,
-      queue: Promise.resolve(),
+      vector: 0,
+      // Events wait behind the join: nothing is sent before the diagram's state.
+      queue: new Promise<void>((resolve) => (opened = resolve)),
       alive: true,
       active: false,
       own: new Set(),
       applied: new Set(),
     };
+    // Listen before reading the state, so no change committed after that read can be missed; the
+    // vector check drops what the state already holds.
+    await hub.add(connection);
+    let joined: Awaited<ReturnType<CollaborationService['join']>>;
+    try {
+      joined = await service.join(session.id, { id, instanceId });
+    } catch (error) {
+      hub.remove(connection);
+      throw error;
+    }
+    connection.permissions = joined.permissions;
+    connection.vector = joined.state.updateVector;
     // The client renders nothing before the diagram's state, then needs its own entry to edit.
     send(socket, stateMessage(joined.state));
-    send(socket, participantsMessage(joined.session));
-    hub.add(connection);
+    connection.lastParticipants = JSON.stringify(participantsMessage(joined.session));
+    if (socket.readyState === socket.OPEN) socket.send(connection.lastParticipants);
+    opened();
     socket.removeAllListeners('message');
     const onMessage = (data: RawData) => {
       connection.active = true;

@@ -69,6 +69,15 @@ export class SocketClient {
     });
   }
 
+  /** Resolves once the server has sent the diagram's state, i.e. this connection has joined. */
+  async joined(ms = 5000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!this.received.some((m) => m.message_type === 'diagram_state')) {
+      if (Date.now() > deadline) throw new Error(`not joined within ${ms} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
   /** Every frame of `type` received so far. */
   all(type: string): Message[] {
     return this.received.filter((m) => m.message_type === type);

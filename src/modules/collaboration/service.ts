@@ -3,12 +3,14 @@ import type { Prisma, User } from '../../generated/prisma/client.js';
 import { requirePrincipal, type ServiceContext } from '../../infra/context.js';
 import type { Tx } from '../../infra/db.js';
 import { AppError } from '../../infra/errors/registry.js';
-import { withEvents } from '../events/events.js';
+import { publishEvents, storeEvents } from '../events/events.js';
+import type { DomainEventMessage } from '../../infra/pubsub.js';
 import type { Cell } from '../diagrams/cells.js';
 import { authorizeThreatModel } from '../threat-models/access.js';
 import { parseId } from '../threat-models/input.js';
 import { can, roleOf } from '../threat-models/policy.js';
-import { loadThreatModelAccess } from '../threat-models/read.js';
+import { accessEntries, loadThreatModelAccess } from '../threat-models/read.js';
+import { type LockedDiagram, OperationLog } from './operation-log.js';
 import { applyCellOperations, type CellOperation, OperationRejected, parseCellOperations } from './cell-operations.js';
 import type { CollaborationUser, ParticipantView, SessionEvent } from './events.js';
 
@@ -249,10 +251,10 @@ export class CollaborationService {
     },
   ): Promise<AppliedOperation> {
     const operations = parseCellOperations(request.operation);
-    return this.commit(sessionId, request.operationId, 'operation', async (tx, diagram) => {
+    return this.commit(sessionId, request.operationId, 'operation', async (log, diagram) => {
       if (request.baseVector != null && request.baseVector < diagram.updateVector) {
         await this.checkConflicts(
-          tx,
+          log,
           diagram.id,
           request.baseVector,
           diagram.updateVector,
@@ -266,40 +268,25 @@ export class CollaborationService {
 
   /** Undoes the session's latest operation that is not undone yet. */
   undo(sessionId: string, operationId: string): Promise<AppliedOperation> {
-    return this.commit(sessionId, operationId, 'undo', async (tx, diagram) => {
-      const [target] = await tx.diagramOperation.findMany({
-        where: { diagramId: diagram.id, sessionId, kind: { in: ['operation', 'redo'] }, undoneAt: null },
-        orderBy: { updateVector: 'desc' },
-        take: 1,
-      });
+    return this.commit(sessionId, operationId, 'undo', async (log, diagram) => {
+      const target = await log.latest(diagram.id, diagram.sessionId, ['operation', 'redo']);
       if (!target) throw new OperationRejected('no_state_change', 'Nothing to undo');
-      await tx.diagramOperation.update({
-        where: { diagramId_updateVector: { diagramId: diagram.id, updateVector: target.updateVector } },
-        data: { undoneAt: this.ctx.now() },
-      });
-      return { operations: target.inverse as unknown as CellOperation[], targetVector: target.updateVector };
+      await log.markUndone(diagram.id, target.updateVector, this.ctx.now());
+      return { operations: target.inverse, targetVector: target.updateVector };
     });
   }
 
   /** Redoes the latest undo of the session, unless the session changed the diagram since. */
   redo(sessionId: string, operationId: string): Promise<AppliedOperation> {
-    return this.commit(sessionId, operationId, 'redo', async (tx, diagram) => {
-      const [latest] = await tx.diagramOperation.findMany({
-        where: { diagramId: diagram.id, sessionId, undoneAt: null },
-        orderBy: { updateVector: 'desc' },
-        take: 1,
-      });
+    return this.commit(sessionId, operationId, 'redo', async (log, diagram) => {
+      const latest = await log.latest(diagram.id, diagram.sessionId);
       if (!latest || latest.kind !== 'undo' || latest.targetVector == null) {
         throw new OperationRejected('no_state_change', 'Nothing to redo');
       }
-      const undone = await tx.diagramOperation.findUniqueOrThrow({
-        where: { diagramId_updateVector: { diagramId: diagram.id, updateVector: latest.targetVector } },
-      });
-      await tx.diagramOperation.update({
-        where: { diagramId_updateVector: { diagramId: diagram.id, updateVector: latest.updateVector } },
-        data: { undoneAt: this.ctx.now() },
-      });
-      return { operations: undone.cells as unknown as CellOperation[], targetVector: undone.updateVector };
+      const undone = await log.at(diagram.id, latest.targetVector);
+      if (!undone) throw new OperationRejected('no_state_change', 'Nothing to redo');
+      await log.markUndone(diagram.id, latest.updateVector, this.ctx.now());
+      return { operations: undone.cells, targetVector: undone.updateVector };
     });
   }
 
@@ -449,90 +436,105 @@ export class CollaborationService {
 
   // ── internals ────────────────────────────────────────────────────────────────────────────────
 
+  /**
+   * One edit, in one transaction on a plain pool client: lock the diagram (with its session and the
+   * threat model's access, in the same statement), plan, apply, write the cells, the log entry and the
+   * event, commit, then announce. Only writers edit; a repeated operation id changes nothing.
+   */
   private async commit(
     rawSessionId: string,
     operationId: string,
     kind: 'operation' | 'undo' | 'redo',
     plan: (
-      tx: Tx,
-      diagram: { id: string; updateVector: number; cells: Cell[] },
-    ) => Promise<{ operations: CellOperation[]; targetVector: bigint | null }>,
+      log: OperationLog,
+      diagram: LockedDiagram,
+    ) => Promise<{ operations: CellOperation[]; targetVector: number | bigint | null }>,
   ): Promise<AppliedOperation> {
     const principal = requirePrincipal(this.ctx);
-    const session = await this.sessionById(rawSessionId);
-    const access = await loadThreatModelAccess(this.ctx.db, session.threatModelId);
-    if (!access || !can(principal, 'threat_model:write', access)) {
-      throw new OperationRejected('permission_denied', 'Readers cannot change the diagram');
-    }
+    const sessionId = parseId(rawSessionId, 'session_id');
     const opId = parseId(operationId, 'operation_id');
-    const result = await withEvents(this.ctx, async (tx, events) => {
-      const [locked] = await tx.$queryRaw<{ id: string; update_vector: bigint; cells: Cell[]; name: string }[]>`
-        SELECT id, update_vector, cells, name FROM diagrams WHERE id = ${session.diagramId}::uuid FOR UPDATE`;
-      if (!locked) throw new OperationRejected('diagram_not_found', 'The diagram no longer exists');
-      const diagram = { id: locked.id, updateVector: Number(locked.update_vector), cells: locked.cells };
-      const duplicate = await tx.diagramOperation.findUnique({
-        where: { diagramId_operationId: { diagramId: diagram.id, operationId: opId } },
-      });
-      if (duplicate) {
-        throw new OperationRejected('no_state_change', 'This operation was already applied', duplicate.affectedCells);
+    const client = await this.ctx.db.pool.connect();
+    let stored: DomainEventMessage[];
+    let result: AppliedOperation & { sessionId: string };
+    try {
+      await client.query('BEGIN');
+      const log = new OperationLog(client);
+      const diagram = await log.lock(sessionId, opId);
+      if (!diagram) throw this.sessionMissing(sessionId);
+      const access = { ownerId: diagram.ownerId, authorization: accessEntries(diagram.authorization) };
+      if (!can(principal, 'threat_model:write', access)) {
+        throw new OperationRejected('permission_denied', 'Readers cannot change the diagram');
       }
-      const { operations, targetVector } = await plan(tx, diagram);
+      if (diagram.duplicate) throw new OperationRejected('no_state_change', 'This operation was already applied');
+      const { operations, targetVector } = await plan(log, diagram);
       const applied = applyCellOperations(diagram.cells, operations);
       const updateVector = diagram.updateVector + 1;
       const now = this.ctx.now();
-      await tx.diagram.update({
-        where: { id: diagram.id },
-        data: {
-          cells: applied.cells as Prisma.InputJsonValue,
-          updateVector: BigInt(updateVector),
-          // A REST client editing with an older version must hear of collaborative edits (409).
-          version: { increment: 1 },
-          modifiedAt: now,
-        },
+      await log.write({
+        diagramId: diagram.id,
+        cells: applied.cells,
+        updateVector,
+        at: now,
+        operationId: opId,
+        sessionId: diagram.sessionId,
+        userId: principal.userId,
+        kind,
+        applied: applied.applied,
+        inverse: applied.inverse,
+        affectedCells: applied.affectedCells,
+        targetVector: targetVector === null ? null : Number(targetVector),
       });
-      await tx.diagramOperation.create({
-        data: {
-          diagramId: diagram.id,
-          updateVector: BigInt(updateVector),
-          operationId: opId,
-          sessionId: session.id,
-          userId: principal.userId,
-          kind,
-          cells: applied.applied as unknown as Prisma.InputJsonValue,
-          inverse: applied.inverse as unknown as Prisma.InputJsonValue,
-          affectedCells: applied.affectedCells,
-          targetVector,
+      stored = await storeEvents(this.ctx, log.run, [
+        {
+          resource: 'diagram',
+          action: 'updated',
+          threatModelId: diagram.threatModelId,
+          objectId: diagram.id,
+          // A compact snapshot: collaborative edits are frequent and the cells can be large.
+          data: {
+            id: diagram.id,
+            name: diagram.name,
+            updateVector,
+            operationId: opId,
+            cells: applied.applied as unknown as Prisma.InputJsonArray,
+          },
         },
-      });
-      await tx.collaborationSession.update({ where: { id: session.id }, data: { lastActivityAt: now } });
-      await events.record({
-        resource: 'diagram',
-        action: 'updated',
-        threatModelId: session.threatModelId,
-        objectId: diagram.id,
-        // A compact snapshot: collaborative edits are frequent and the cells can be large.
-        data: { id: diagram.id, name: locked.name, updateVector, operationId: opId, cells: applied.applied },
-      } as never);
-      return { updateVector, operationId: opId, cells: applied.applied };
+      ]);
+      await client.query('COMMIT');
+      result = { updateVector, operationId: opId, cells: applied.applied, sessionId: diagram.sessionId };
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+    await publishEvents(this.ctx, stored);
+    const { sessionId: session, ...applied } = result;
+    await this.publish({
+      sessionId: session,
+      type: 'operation',
+      ...applied,
+      user: {
+        userId: principal.userId,
+        provider: principal.provider,
+        providerId: principal.providerId,
+        email: principal.email,
+        displayName: principal.name,
+      },
     });
-    const user = await this.ctx.db.prisma.user.findUniqueOrThrow({ where: { id: principal.userId } });
-    await this.publish({ sessionId: session.id, type: 'operation', ...result, user: toCollaborationUser(user) });
-    return result;
+    return applied;
   }
 
   private async checkConflicts(
-    tx: Tx,
+    log: OperationLog,
     diagramId: string,
     base: number,
     current: number,
     ops: CellOperation[],
     own: ReadonlySet<number> = new Set(),
   ) {
-    const since = await tx.diagramOperation.findMany({
-      where: { diagramId, updateVector: { gt: BigInt(base), lte: BigInt(current) } },
-      select: { affectedCells: true, updateVector: true },
-    });
-    const touched = new Set(since.filter((op) => !own.has(Number(op.updateVector))).flatMap((op) => op.affectedCells));
+    const since = await log.touchedSince(diagramId, base, current);
+    const touched = new Set(since.filter((op) => !own.has(op.updateVector)).flatMap((op) => op.affectedCells));
     const clash = ops.map((op) => op.id).filter((id) => touched.has(id));
     // Vectors without a logged operation were changes made outside the session (REST writes).
     if (since.length < current - base || clash.length > 0) {

@@ -40,10 +40,16 @@ export async function withEvents<T>(ctx: ServiceContext, work: (tx: Tx, events: 
       },
     };
     const value = await work(tx, log);
-    recorded = await storeEvents(ctx, tx, pending);
+    recorded = await storeEvents(ctx, (text, values) => tx.$queryRawUnsafe(text, ...values), pending);
     return value;
   });
-  for (const message of recorded) {
+  await publishEvents(ctx, recorded);
+  return result;
+}
+
+/** After commit: announces stored events, in order, on their threat models' channels. */
+export async function publishEvents(ctx: ServiceContext, messages: DomainEventMessage[]): Promise<void> {
+  for (const message of messages) {
     try {
       await ctx.pubsub.publish('threat_model.events', message.threatModelId, message);
     } catch (error) {
@@ -51,7 +57,6 @@ export async function withEvents<T>(ctx: ServiceContext, work: (tx: Tx, events: 
       ctx.log.warn({ err: error, eventId: message.id }, 'could not publish domain event');
     }
   }
-  return result;
 }
 
 // One statement with one JSON parameter, however many events: a bulk change records dozens, and
@@ -76,10 +81,20 @@ interface StoredEventRow {
   data: Prisma.JsonValue;
 }
 
-async function storeEvents(ctx: ServiceContext, tx: Tx, events: DomainEventInput[]): Promise<DomainEventMessage[]> {
+/** Runs one statement in the caller's transaction (Prisma's or a plain pool client's) and returns its rows. */
+export type SqlRunner = (text: string, values: unknown[]) => Promise<unknown[]>;
+
+/**
+ * Stores events in the caller's transaction, in one statement, and returns them as they will be
+ * published. Callers that do not use `withEvents` publish them with `publishEvents` after commit.
+ */
+export async function storeEvents(
+  ctx: ServiceContext,
+  run: SqlRunner,
+  events: DomainEventInput[],
+): Promise<DomainEventMessage[]> {
   if (events.length === 0) return [];
-  const rows = await tx.$queryRawUnsafe<StoredEventRow[]>(
-    insertEventsSql,
+  const rows = (await run(insertEventsSql, [
     JSON.stringify(
       events.map((event) => ({
         event_type: `${event.resource}.${event.action}` satisfies DomainEventType,
@@ -92,7 +107,7 @@ async function storeEvents(ctx: ServiceContext, tx: Tx, events: DomainEventInput
       })),
     ),
     ctx.now(),
-  );
+  ])) as StoredEventRow[];
   // Sequence numbers follow the ORDER BY of the insert; sorting makes that order explicit.
   return rows
     .sort((a, b) => (BigInt(a.sequence) < BigInt(b.sequence) ? -1 : 1))

@@ -160,10 +160,12 @@ export async function loadThreatModel(db: Database, id: string): Promise<ThreatM
   };
 }
 
+/** The SQL expression whose JSON `accessEntries` reads: a threat model's (alias `tm`) authorization list. */
+export const accessTuplesSql = `COALESCE((SELECT json_agg(json_build_array(a.principal_type, a.provider, a.provider_id, a.email, a.role))
+                 FROM threat_model_access a WHERE a.threat_model_id = tm.id), '[]')`;
+
 const accessReadSql = `
-SELECT tm.id, tm.owner_id,
-       COALESCE((SELECT json_agg(json_build_array(a.principal_type, a.provider, a.provider_id, a.email, a.role))
-                 FROM threat_model_access a WHERE a.threat_model_id = tm.id), '[]') AS authorization
+SELECT tm.id, tm.owner_id, ${accessTuplesSql} AS authorization
 FROM threat_models tm
 WHERE tm.id = $1`;
 
@@ -175,17 +177,12 @@ export async function loadThreatModelAccess(
   const { rows } = await db.pool.query({ name: 'threat_model_access_read', text: accessReadSql, values: [id] });
   const row = rows[0];
   if (!row) return undefined;
-  return {
-    id: row.id,
-    ownerId: row.owner_id,
-    authorization: (
-      row.authorization as [AccessEntry['principalType'], string, string, string | null, AccessEntry['role']][]
-    ).map(([principalType, provider, providerId, email, role]) => ({
-      principalType,
-      provider,
-      providerId,
-      email,
-      role,
-    })),
-  };
+  return { id: row.id, ownerId: row.owner_id, authorization: accessEntries(row.authorization) };
+}
+
+/** Authorization entries from the JSON tuples `accessTuplesSql` selects. */
+export function accessEntries(tuples: unknown): AccessEntry[] {
+  return (tuples as [AccessEntry['principalType'], string, string, string | null, AccessEntry['role']][]).map(
+    ([principalType, provider, providerId, email, role]) => ({ principalType, provider, providerId, email, role }),
+  );
 }
