@@ -9,7 +9,8 @@
 //   DATABASE_URL        PostgreSQL to create the throw-away bench database on
 //                       (default postgresql://postgres@127.0.0.1:5432/postgres)
 //   REDIS_URL           Redis for the server when it answers (default redis://127.0.0.1:6379)
-//   BENCH_CASES         comma-separated subset of point,large,bulk (default all three)
+//   BENCH_CASES         comma-separated subset of point,large,bulk (default all three); `collab` runs the
+//                       collaboration bench (bench/collab.ts, `npm run bench:collab`) after them
 //   BENCH_DURATION      seconds per measured run of the point read (default 10)
 //   BENCH_WARMUP        seconds of warm-up per target before the first round of the point read (default 3)
 //   BENCH_CASE_DURATION seconds per measured run of the large read and the bulk create (default 6)
@@ -49,7 +50,11 @@ const num = (name: string, fallback: number): number => {
 const settings = {
   adminUrl: process.env.DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/postgres',
   redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
-  cases: (process.env.BENCH_CASES || 'point,large,bulk').split(',').map((c) => c.trim()),
+  cases: (process.env.BENCH_CASES || 'point,large,bulk')
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== 'collab'),
+  collab: (process.env.BENCH_CASES ?? '').split(',').some((c) => c.trim() === 'collab'),
   duration: num('BENCH_DURATION', 10),
   warmup: num('BENCH_WARMUP', 3),
   caseDuration: num('BENCH_CASE_DURATION', 6),
@@ -1579,11 +1584,17 @@ function report({ bench, runs, bytes, roundTrips }: CaseResult): void {
 
 let failed = false;
 try {
-  await main();
+  if (settings.cases.length > 0) await main();
 } catch (error) {
   failed = true;
   console.error(`\nBENCH FAILED: ${error instanceof BenchError ? error.message : describe(error, true)}`);
 } finally {
   await cleanup();
+}
+if (settings.collab && !failed) {
+  // The collaboration bench is its own script, with its own database and processes.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/collab.ts'], { cwd: root, stdio: 'inherit' });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  failed = code !== 0;
 }
 process.exit(failed ? 1 : 0);
