@@ -101,8 +101,26 @@ interface Connection {
 }
 
 /** This instance's connections by session, each session listening to its events on the pubsub bus. */
+/** How long a session waits for a missing update vector before letting connections replay it from the log. */
+const REORDER_WAIT_MS = 250;
+
+interface SessionEntry {
+  connections: Set<Connection>;
+  stop?: Promise<() => void>;
+  /** The last update vector fanned out in order, and operations that overtook a missing one. */
+  vector?: number;
+  held: Map<number, SessionEvent & { type: 'operation' }>;
+  timer?: NodeJS.Timeout;
+}
+
+/**
+ * This instance's connections by session, each session listening to its events on the pubsub bus.
+ * Broadcasts from different instances can overtake each other: operations are put back in update-vector
+ * order once per session here (a short wait for a missing vector), so connections rarely need the log.
+ * Each event is serialized once for all the connections it goes to.
+ */
 class SessionHub {
-  private readonly sessions = new Map<string, { connections: Set<Connection>; stop?: Promise<() => void> }>();
+  private readonly sessions = new Map<string, SessionEntry>();
 
   constructor(private readonly deps: AppDeps) {}
 
@@ -110,9 +128,12 @@ class SessionHub {
   async add(connection: Connection): Promise<void> {
     let entry = this.sessions.get(connection.sessionId);
     if (!entry) {
-      entry = { connections: new Set() };
-      entry.stop = this.deps.pubsub.listen('diagram.events', connection.sessionId, (event) => this.deliver(event));
-      this.sessions.set(connection.sessionId, entry);
+      const created: SessionEntry = { connections: new Set(), held: new Map() };
+      created.stop = this.deps.pubsub.listen('diagram.events', connection.sessionId, (event) =>
+        this.receive(created, event),
+      );
+      this.sessions.set(connection.sessionId, created);
+      entry = created;
     }
     entry.connections.add(connection);
     await entry.stop;
@@ -124,6 +145,7 @@ class SessionHub {
     entry.connections.delete(connection);
     if (entry.connections.size === 0) {
       this.sessions.delete(connection.sessionId);
+      clearTimeout(entry.timer);
       void entry.stop?.then((stop) => stop());
     }
   }
@@ -132,14 +154,73 @@ class SessionHub {
     return [...this.sessions.values()].flatMap((entry) => [...entry.connections]);
   }
 
-  private deliver(event: SessionEvent): void {
-    const entry = this.sessions.get(event.sessionId);
-    if (!entry) return;
+  private receive(entry: SessionEntry, event: SessionEvent): void {
+    if (event.type !== 'operation') {
+      this.fanOut(entry, event);
+      return;
+    }
+    if (entry.vector === undefined || event.updateVector === entry.vector + 1) {
+      this.fanOutInOrder(entry, event);
+      return;
+    }
+    if (event.updateVector <= entry.vector) return;
+    entry.held.set(event.updateVector, event);
+    entry.timer ??= setTimeout(() => this.release(entry), REORDER_WAIT_MS);
+  }
+
+  private fanOutInOrder(entry: SessionEntry, event: SessionEvent & { type: 'operation' }): void {
+    this.fanOut(entry, event);
+    entry.vector = event.updateVector;
+    for (let next = entry.held.get(entry.vector + 1); next; next = entry.held.get(entry.vector + 1)) {
+      entry.held.delete(next.updateVector);
+      this.fanOut(entry, next);
+      entry.vector = next.updateVector;
+    }
+    if (entry.held.size === 0) {
+      clearTimeout(entry.timer);
+      entry.timer = undefined;
+    }
+  }
+
+  /** The missing vector did not come (a REST write has none): pass on what is held; connections replay. */
+  private release(entry: SessionEntry): void {
+    entry.timer = undefined;
+    const held = [...entry.held.values()].sort((a, b) => a.updateVector - b.updateVector);
+    entry.held.clear();
+    for (const event of held) {
+      this.fanOut(entry, event);
+      entry.vector = event.updateVector;
+    }
+  }
+
+  private fanOut(entry: SessionEntry, event: SessionEvent): void {
+    let wire: string | undefined;
+    const serialized = () => (wire ??= serialize(event));
     for (const connection of entry.connections) {
       if (event.to && event.to !== connection.principal.userId) continue;
       if (event.except === connection.id) continue;
-      enqueue(connection, () => deliverTo(connection, event));
+      enqueue(connection, () => deliverTo(connection, event, serialized));
     }
+  }
+}
+
+/** The frame an event becomes (the same for every connection it goes to). */
+function serialize(event: SessionEvent): string {
+  switch (event.type) {
+    case 'operation':
+      return JSON.stringify(operationMessage(event));
+    case 'participants':
+      return JSON.stringify(participantsMessage(event));
+    case 'presenter_request':
+      return JSON.stringify({ message_type: 'presenter_request_event', requesting_user: wireUser(event.user) });
+    case 'presenter_denied':
+      return JSON.stringify({ message_type: 'presenter_denied_event', denied_user: wireUser(event.user) });
+    case 'presenter_cursor':
+      return JSON.stringify({ message_type: 'presenter_cursor', cursor_position: { x: event.x, y: event.y } });
+    case 'presenter_selection':
+      return JSON.stringify({ message_type: 'presenter_selection', selected_cells: event.cells });
+    default:
+      return '';
   }
 }
 
@@ -198,8 +279,11 @@ function operationMessage(op: { updateVector: number; operationId: string; user:
 }
 
 /** Sends an event to one connection; operations strictly in update-vector order, gaps filled from the log. */
-async function deliverTo(connection: Connection, event: SessionEvent): Promise<void> {
+async function deliverTo(connection: Connection, event: SessionEvent, wire: () => string): Promise<void> {
   const socket = connection.socket;
+  const sendWire = () => {
+    if (socket.readyState === socket.OPEN) socket.send(wire());
+  };
   switch (event.type) {
     case 'operation': {
       if (event.updateVector <= connection.vector) return;
@@ -208,27 +292,21 @@ async function deliverTo(connection: Connection, event: SessionEvent): Promise<v
         return;
       }
       connection.vector = event.updateVector;
-      if (!connection.own.delete(event.operationId)) send(socket, operationMessage(event));
+      if (!connection.own.delete(event.operationId)) sendWire();
       return;
     }
     case 'participants': {
       // The joining connection got the list directly; the same list again (its own join) is noise.
-      const message = JSON.stringify(participantsMessage(event));
-      if (message !== connection.lastParticipants && socket.readyState === socket.OPEN) socket.send(message);
+      const message = wire();
+      if (message !== connection.lastParticipants) sendWire();
       connection.lastParticipants = message;
       return;
     }
     case 'presenter_request':
-      send(socket, { message_type: 'presenter_request_event', requesting_user: wireUser(event.user) });
-      return;
     case 'presenter_denied':
-      send(socket, { message_type: 'presenter_denied_event', denied_user: wireUser(event.user) });
-      return;
     case 'presenter_cursor':
-      send(socket, { message_type: 'presenter_cursor', cursor_position: { x: event.x, y: event.y } });
-      return;
     case 'presenter_selection':
-      send(socket, { message_type: 'presenter_selection', selected_cells: event.cells });
+      sendWire();
       return;
     case 'removed':
       if (event.userId !== connection.principal.userId) return;
