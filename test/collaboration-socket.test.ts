@@ -112,6 +112,19 @@ describe('collaboration over TMI’s WebSocket protocol', () => {
       message_type: 'sync_status_response',
       update_vector: 1,
     });
+    // Recorded for webhooks in the same statement as the change, with who made it.
+    const events = await server.deps.db.prisma.domainEvent.findMany({
+      where: { threatModelId: ids.tm, eventType: 'diagram.updated' },
+    });
+    expect(events.map((e) => [e.objectId, e.actorId, (e.data as { operationId: string }).operationId])).toEqual([
+      [ids.diagram, writer.id, operationId],
+    ]);
+    // The same operation id again changes nothing.
+    editor.send(operation(add(randomUUID()), 1, operationId));
+    expect(await editor.next('operation_rejected')).toMatchObject({
+      operation_id: operationId,
+      reason: 'no_state_change',
+    });
     expect(editor.all('diagram_operation_event')).toEqual([]);
   });
 

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { insertEventsStatement } from '../events/events.js';
 import { accessTuplesSql } from '../threat-models/read.js';
 import type { Cell } from '../diagrams/cells.js';
 import type { CellOperation } from './cell-operations.js';
@@ -42,6 +43,115 @@ WITH diagram AS (
   UPDATE collaboration_sessions SET last_activity_at = $4 WHERE id = $6::uuid
 )
 SELECT 1`;
+
+/** The same read without the lock, with the cells each operation after `$3` changed: an edit's plan. */
+const snapshotSql = `
+SELECT d.id, d.update_vector::text AS update_vector, d.cells, d.name, s.id AS session_id, s.threat_model_id,
+       tm.owner_id, ${accessTuplesSql} AS authorization,
+       EXISTS (SELECT 1 FROM diagram_operations o WHERE o.diagram_id = d.id AND o.operation_id = $2::uuid) AS duplicate,
+       COALESCE((SELECT json_agg(json_build_array(o.update_vector, o.affected_cells))
+                 FROM diagram_operations o WHERE o.diagram_id = d.id AND o.update_vector > $3), '[]') AS since
+FROM collaboration_sessions s
+JOIN diagrams d ON d.id = s.diagram_id
+JOIN threat_models tm ON tm.id = s.threat_model_id
+WHERE s.id = $1::uuid`;
+
+/**
+ * An edit in one statement, applied only if the diagram is still at the vector it was planned on
+ * (`$13`): the cells, the log entry, the session's activity and the events, all or nothing. No rows
+ * back means another edit got there first.
+ */
+const editSql = `
+WITH diagram AS (
+  UPDATE diagrams SET cells = $2::jsonb, update_vector = $3::bigint, version = version + 1, modified_at = $4::timestamptz
+  WHERE id = $1::uuid AND update_vector = $13::bigint
+  RETURNING id
+), logged AS (
+  INSERT INTO diagram_operations
+    (diagram_id, update_vector, operation_id, session_id, user_id, kind, cells, inverse, affected_cells, target_vector, created_at)
+  SELECT $1::uuid, $3::bigint, $5::uuid, $6::uuid, $7::uuid, $8::text, $9::jsonb, $10::jsonb, $11::text[], $12::bigint,
+         $4::timestamptz FROM diagram
+), session AS (
+  UPDATE collaboration_sessions SET last_activity_at = $4 WHERE id = $6::uuid AND EXISTS (SELECT 1 FROM diagram)
+), events AS (${insertEventsStatement(14, 4, 'diagram')})
+SELECT * FROM events`;
+
+export interface DiagramSnapshot extends LockedDiagram {
+  /** The logged operations after the client's base vector: their vectors and the cells they changed. */
+  since: { updateVector: number; affectedCells: string[] }[];
+}
+
+/** Reads an edit's plan without a transaction. */
+export async function snapshotForEdit(
+  pool: pg.Pool,
+  sessionId: string,
+  operationId: string,
+  baseVector: number | null,
+): Promise<DiagramSnapshot | undefined> {
+  const { rows } = await pool.query({
+    name: 'collab_snapshot',
+    text: snapshotSql,
+    values: [sessionId, operationId, baseVector ?? Number.MAX_SAFE_INTEGER],
+  });
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    id: row.id,
+    updateVector: Number(row.update_vector),
+    cells: row.cells,
+    name: row.name,
+    sessionId: row.session_id,
+    threatModelId: row.threat_model_id,
+    ownerId: row.owner_id,
+    authorization: row.authorization,
+    duplicate: row.duplicate,
+    since: (row.since as [string | number, string[]][]).map(([vector, cells]) => ({
+      updateVector: Number(vector),
+      affectedCells: cells,
+    })),
+  };
+}
+
+/** Writes an edit if the diagram is still at `expectedVector`; returns the stored event rows, or undefined. */
+export async function tryEdit(
+  pool: pg.Pool,
+  entry: {
+    diagramId: string;
+    cells: Cell[];
+    updateVector: number;
+    expectedVector: number;
+    at: Date;
+    operationId: string;
+    sessionId: string;
+    userId: string;
+    applied: CellOperation[];
+    inverse: CellOperation[];
+    affectedCells: string[];
+    events: string;
+  },
+): Promise<unknown[] | undefined> {
+  const { rows } = await pool.query({
+    name: 'collab_edit',
+    text: editSql,
+    values: [
+      entry.diagramId,
+      JSON.stringify(entry.cells),
+      entry.updateVector,
+      entry.at,
+      entry.operationId,
+      entry.sessionId,
+      entry.userId,
+      'operation',
+      JSON.stringify(entry.applied),
+      JSON.stringify(entry.inverse),
+      entry.affectedCells,
+      null,
+      entry.expectedVector,
+      entry.events,
+    ],
+  });
+  return rows.length > 0 ? rows : undefined;
+}
 
 export interface LoggedOperation {
   updateVector: number;
@@ -98,20 +208,6 @@ export class OperationLog {
       authorization: row.authorization,
       duplicate: row.duplicate,
     };
-  }
-
-  /** The cells changed by each logged operation after `base` (up to `current`), with their vectors. */
-  async touchedSince(diagramId: string, base: number, current: number) {
-    const { rows } = await this.client.query({
-      name: 'collab_touched_since',
-      text: `SELECT update_vector::text AS update_vector, affected_cells FROM diagram_operations
-             WHERE diagram_id = $1::uuid AND update_vector > $2 AND update_vector <= $3`,
-      values: [diagramId, base, current],
-    });
-    return (rows as { update_vector: string; affected_cells: string[] }[]).map((row) => ({
-      updateVector: Number(row.update_vector),
-      affectedCells: row.affected_cells,
-    }));
   }
 
   /** The session's latest operation that is not undone (of the given kinds, if any). */

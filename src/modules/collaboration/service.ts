@@ -3,16 +3,19 @@ import type { Prisma, User } from '../../generated/prisma/client.js';
 import { requirePrincipal, type ServiceContext } from '../../infra/context.js';
 import type { Tx } from '../../infra/db.js';
 import { AppError } from '../../infra/errors/registry.js';
-import { publishEvents, storeEvents } from '../events/events.js';
+import { eventMessages, eventsParameter, publishEvents, storeEvents } from '../events/events.js';
 import type { DomainEventMessage } from '../../infra/pubsub.js';
 import type { Cell } from '../diagrams/cells.js';
 import { authorizeThreatModel } from '../threat-models/access.js';
 import { parseId } from '../threat-models/input.js';
 import { can, roleOf } from '../threat-models/policy.js';
 import { accessEntries, loadThreatModelAccess } from '../threat-models/read.js';
-import { type LockedDiagram, OperationLog } from './operation-log.js';
+import { type LockedDiagram, OperationLog, snapshotForEdit, tryEdit } from './operation-log.js';
 import { applyCellOperations, type CellOperation, OperationRejected, parseCellOperations } from './cell-operations.js';
 import type { CollaborationUser, ParticipantView, SessionEvent } from './events.js';
+
+/** How often an edit is planned again when other edits keep getting to the diagram first. */
+const MAX_EDIT_ATTEMPTS = 20;
 
 /** Tickets open one WebSocket connection, once, within this many milliseconds. */
 export const TICKET_LIFETIME_MS = 30_000;
@@ -237,7 +240,7 @@ export class CollaborationService {
    * cannot see cell by cell (a REST replace) happened. Throws OperationRejected.
    */
   async applyOperation(
-    sessionId: string,
+    rawSessionId: string,
     request: {
       operationId: string;
       baseVector?: number | null;
@@ -251,19 +254,71 @@ export class CollaborationService {
     },
   ): Promise<AppliedOperation> {
     const operations = parseCellOperations(request.operation);
-    return this.commit(sessionId, request.operationId, 'operation', async (log, diagram) => {
-      if (request.baseVector != null && request.baseVector < diagram.updateVector) {
-        await this.checkConflicts(
-          log,
-          diagram.id,
-          request.baseVector,
-          diagram.updateVector,
-          operations,
-          request.ownVectors,
-        );
+    const principal = requirePrincipal(this.ctx);
+    const sessionId = parseId(rawSessionId, 'session_id');
+    const opId = parseId(request.operationId, 'operation_id');
+    // Optimistic: plan on a snapshot, then write in one statement only if the diagram is still at the
+    // snapshot's vector; another edit getting there first means planning again on the new state.
+    for (let attempt = 0; attempt < MAX_EDIT_ATTEMPTS; attempt++) {
+      const diagram = await snapshotForEdit(this.ctx.db.pool, sessionId, opId, request.baseVector ?? null);
+      if (!diagram) throw this.sessionMissing(sessionId);
+      const access = { ownerId: diagram.ownerId, authorization: accessEntries(diagram.authorization) };
+      if (!can(principal, 'threat_model:write', access)) {
+        throw new OperationRejected('permission_denied', 'Readers cannot change the diagram');
       }
-      return { operations, targetVector: null };
-    });
+      if (diagram.duplicate) throw new OperationRejected('no_state_change', 'This operation was already applied');
+      if (request.baseVector != null && request.baseVector < diagram.updateVector) {
+        conflictsSince(diagram.since, request.baseVector, diagram.updateVector, operations, request.ownVectors);
+      }
+      const applied = applyCellOperations(diagram.cells, operations);
+      const updateVector = diagram.updateVector + 1;
+      const now = this.ctx.now();
+      const events = eventsParameter(this.ctx, [
+        {
+          resource: 'diagram',
+          action: 'updated',
+          threatModelId: diagram.threatModelId,
+          objectId: diagram.id,
+          // A compact snapshot: collaborative edits are frequent and the cells can be large.
+          data: {
+            id: diagram.id,
+            name: diagram.name,
+            updateVector,
+            operationId: opId,
+            cells: applied.applied as unknown as Prisma.InputJsonArray,
+          },
+        },
+      ]);
+      let rows: unknown[] | undefined;
+      try {
+        rows = await tryEdit(this.ctx.db.pool, {
+          diagramId: diagram.id,
+          cells: applied.cells,
+          updateVector,
+          expectedVector: diagram.updateVector,
+          at: now,
+          operationId: opId,
+          sessionId: diagram.sessionId,
+          userId: principal.userId,
+          applied: applied.applied,
+          inverse: applied.inverse,
+          affectedCells: applied.affectedCells,
+          events,
+        });
+      } catch (error) {
+        // The same operation id, applied by a concurrent request a moment ago.
+        if ((error as { code?: string }).code === '23505') {
+          throw new OperationRejected('no_state_change', 'This operation was already applied');
+        }
+        throw error;
+      }
+      if (!rows) continue;
+      const result = { updateVector, operationId: opId, cells: applied.applied };
+      await publishEvents(this.ctx, eventMessages(rows));
+      await this.publishOperation(diagram.sessionId, result);
+      return result;
+    }
+    throw new OperationRejected('conflict_detected', 'The diagram kept changing; send the operation again');
   }
 
   /** Undoes the session's latest operation that is not undone yet. */
@@ -510,8 +565,14 @@ export class CollaborationService {
     }
     await publishEvents(this.ctx, stored);
     const { sessionId: session, ...applied } = result;
+    await this.publishOperation(session, applied);
+    return applied;
+  }
+
+  private async publishOperation(sessionId: string, applied: AppliedOperation): Promise<void> {
+    const principal = requirePrincipal(this.ctx);
     await this.publish({
-      sessionId: session,
+      sessionId,
       type: 'operation',
       ...applied,
       user: {
@@ -522,30 +583,6 @@ export class CollaborationService {
         displayName: principal.name,
       },
     });
-    return applied;
-  }
-
-  private async checkConflicts(
-    log: OperationLog,
-    diagramId: string,
-    base: number,
-    current: number,
-    ops: CellOperation[],
-    own: ReadonlySet<number> = new Set(),
-  ) {
-    const since = await log.touchedSince(diagramId, base, current);
-    const touched = new Set(since.filter((op) => !own.has(op.updateVector)).flatMap((op) => op.affectedCells));
-    const clash = ops.map((op) => op.id).filter((id) => touched.has(id));
-    // Vectors without a logged operation were changes made outside the session (REST writes).
-    if (since.length < current - base || clash.length > 0) {
-      throw new OperationRejected(
-        'conflict_detected',
-        clash.length > 0
-          ? `Cell(s) ${clash.join(', ')} changed after update vector ${base}`
-          : `The diagram was replaced after update vector ${base}`,
-        clash,
-      );
-    }
   }
 
   private async setPresenter(sessionId: string, userId: string) {
@@ -692,3 +729,29 @@ export class CollaborationService {
 }
 
 export { OperationRejected };
+
+/**
+ * A client that built its operation on an older update vector is refused only when another change since
+ * then touched the same cells (its own earlier operations on the connection excepted), or when a change
+ * that is not in the log (a REST write) happened meanwhile.
+ */
+function conflictsSince(
+  since: { updateVector: number; affectedCells: string[] }[],
+  base: number,
+  current: number,
+  ops: CellOperation[],
+  own: ReadonlySet<number> = new Set(),
+): void {
+  const relevant = since.filter((op) => op.updateVector > base && op.updateVector <= current);
+  const touched = new Set(relevant.filter((op) => !own.has(op.updateVector)).flatMap((op) => op.affectedCells));
+  const clash = ops.map((op) => op.id).filter((id) => touched.has(id));
+  if (relevant.length < current - base || clash.length > 0) {
+    throw new OperationRejected(
+      'conflict_detected',
+      clash.length > 0
+        ? `Cell(s) ${clash.join(', ')} changed after update vector ${base}`
+        : `The diagram was replaced after update vector ${base}`,
+      clash,
+    );
+  }
+}

@@ -61,13 +61,22 @@ export async function publishEvents(ctx: ServiceContext, messages: DomainEventMe
 
 // One statement with one JSON parameter, however many events: a bulk change records dozens, and
 // Prisma would compile a fresh plan for each row count.
-const insertEventsSql = `
+/**
+ * The insert of a change's events from one JSON parameter (`$json`) at one time (`$at`); `onlyIf` names
+ * a CTE of the caller's statement that must have rows, for writes made in a single statement.
+ */
+export function insertEventsStatement(json: number, at: number, onlyIf?: string): string {
+  return `
 INSERT INTO domain_events (id, event_type, threat_model_id, object_type, object_id, actor_id, request_id, data, occurred_at)
 SELECT gen_random_uuid(), e.item->>'event_type', (e.item->>'threat_model_id')::uuid, e.item->>'object_type',
-       (e.item->>'object_id')::uuid, (e.item->>'actor_id')::uuid, e.item->>'request_id', e.item->'data', $2::timestamptz
-FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(item, ord)
+       (e.item->>'object_id')::uuid, (e.item->>'actor_id')::uuid, e.item->>'request_id', e.item->'data', $${at}::timestamptz
+FROM jsonb_array_elements($${json}::jsonb) WITH ORDINALITY AS e(item, ord)
+${onlyIf ? `WHERE EXISTS (SELECT 1 FROM ${onlyIf})` : ''}
 ORDER BY e.ord
 RETURNING id, sequence::text AS sequence, event_type, threat_model_id, object_type, object_id, actor_id, occurred_at, data`;
+}
+
+const insertEventsSql = insertEventsStatement(1, 2);
 
 interface StoredEventRow {
   id: string;
@@ -84,32 +93,24 @@ interface StoredEventRow {
 /** Runs one statement in the caller's transaction (Prisma's or a plain pool client's) and returns its rows. */
 export type SqlRunner = (text: string, values: unknown[]) => Promise<unknown[]>;
 
-/**
- * Stores events in the caller's transaction, in one statement, and returns them as they will be
- * published. Callers that do not use `withEvents` publish them with `publishEvents` after commit.
- */
-export async function storeEvents(
-  ctx: ServiceContext,
-  run: SqlRunner,
-  events: DomainEventInput[],
-): Promise<DomainEventMessage[]> {
-  if (events.length === 0) return [];
-  const rows = (await run(insertEventsSql, [
-    JSON.stringify(
-      events.map((event) => ({
-        event_type: `${event.resource}.${event.action}` satisfies DomainEventType,
-        threat_model_id: event.threatModelId,
-        object_type: event.resource,
-        object_id: event.objectId,
-        actor_id: ctx.principal?.userId ?? null,
-        request_id: ctx.requestId ?? null,
-        data: event.data,
-      })),
-    ),
-    ctx.now(),
-  ])) as StoredEventRow[];
-  // Sequence numbers follow the ORDER BY of the insert; sorting makes that order explicit.
-  return rows
+/** The JSON parameter `insertEventsStatement` reads: the events as the caller's principal records them. */
+export function eventsParameter(ctx: ServiceContext, events: DomainEventInput[]): string {
+  return JSON.stringify(
+    events.map((event) => ({
+      event_type: `${event.resource}.${event.action}` satisfies DomainEventType,
+      threat_model_id: event.threatModelId,
+      object_type: event.resource,
+      object_id: event.objectId,
+      actor_id: ctx.principal?.userId ?? null,
+      request_id: ctx.requestId ?? null,
+      data: event.data,
+    })),
+  );
+}
+
+/** Stored event rows as they are published, in the order the insert numbered them. */
+export function eventMessages(rows: unknown[]): DomainEventMessage[] {
+  return (rows as StoredEventRow[])
     .sort((a, b) => (BigInt(a.sequence) < BigInt(b.sequence) ? -1 : 1))
     .map((row) => ({
       id: row.id,
@@ -122,4 +123,17 @@ export async function storeEvents(
       occurredAt: new Date(row.occurred_at).toISOString(),
       data: row.data,
     }));
+}
+
+/**
+ * Stores events in the caller's transaction, in one statement, and returns them as they will be
+ * published. Callers that do not use `withEvents` publish them with `publishEvents` after commit.
+ */
+export async function storeEvents(
+  ctx: ServiceContext,
+  run: SqlRunner,
+  events: DomainEventInput[],
+): Promise<DomainEventMessage[]> {
+  if (events.length === 0) return [];
+  return eventMessages(await run(insertEventsSql, [eventsParameter(ctx, events), ctx.now()]));
 }
