@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
@@ -5,7 +7,7 @@ import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { restRoutes } from '../rest-compat/routes/index.js';
-import { registerCollaborationSocket } from './http/collaboration-socket.js';
+import { isCollaborationSocketPath, registerCollaborationSocket } from './http/collaboration-socket.js';
 import { registerOAuthRoutes } from '../rest-compat/routes/oauth.js';
 import { registerRestRoutes } from '../rest-compat/route-table.js';
 import type { AppDeps } from './app-deps.js';
@@ -193,6 +195,16 @@ export async function buildHttpApp(deps: AppDeps, options: { api: boolean }): Pr
   registerRestRoutes(app, deps, restRoutes);
   const graphql = registerGraphQL(app, deps);
   const collaboration = registerCollaborationSocket(app, deps);
+  // Upgrades to any other path are answered, not left hanging.
+  app.server.on('upgrade', (request: IncomingMessage, socket: Duplex) => {
+    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    if (path === '/graphql' || isCollaborationSocketPath(path)) return;
+    const body = JSON.stringify({ error: 'not_found', error_description: `No WebSocket endpoint at ${path}` });
+    socket.end(
+      `HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Connection: close\r\n\r\n${body}`,
+    );
+  });
   // Before the HTTP server closes: it waits for every socket, WebSockets included, so they must go first.
   app.addHook('preClose', async () => {
     await collaboration.close();

@@ -280,4 +280,12 @@ describe('collaboration over TMI’s WebSocket protocol', () => {
     });
     expect(host.all('presenter_cursor')).toHaveLength(1);
   });
+
+  it('answers a WebSocket upgrade to any other path with 404 rather than leaving it hanging', async () => {
+    const base = server.baseUrl.replace(/^http/, 'ws');
+    await expect(SocketClient.open(`${base}/nowhere`)).rejects.toMatchObject({ status: 404 });
+    await expect(SocketClient.open(`${base}/threat_models/x/diagrams/y/ws/extra`)).rejects.toMatchObject({
+      status: 404,
+    });
+  });
 });

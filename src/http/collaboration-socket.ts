@@ -18,6 +18,9 @@ import { tokenFromHeaders } from './auth.js';
 // service. This file speaks the wire format only: every decision is the service's.
 
 const SOCKET_PATH = /^\/threat_models\/([^/]+)\/diagrams\/([^/]+)\/ws$/;
+
+/** Whether an upgrade request is for TMI's collaboration socket. */
+export const isCollaborationSocketPath = (path: string): boolean => SOCKET_PATH.test(path);
 const PING_INTERVAL_MS = 30_000;
 /** TMI's limits: 4 KB per message, 50 KB per operation. */
 const MAX_MESSAGE_BYTES = 64 * 1024;
