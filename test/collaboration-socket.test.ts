@@ -288,4 +288,34 @@ describe('collaboration over TMI’s WebSocket protocol', () => {
       status: 404,
     });
   });
+
+  it('a REST write during the session sends everyone the new state; editing carries on after it', async () => {
+    const ids = await newSession();
+    const host = await connect(owner, ids);
+    const editor = await connect(writer, ids);
+    const first = randomUUID();
+    editor.send(operation(add(first), 0));
+    await host.next('diagram_operation_event');
+    const replaced = [node(randomUUID(), 400)];
+    const rest = restClient(server.baseUrl, owner.token);
+    const patched = await rest.request('PATCH', `/threat_models/${ids.tm}/diagrams/${ids.diagram}`, {
+      body: [{ op: 'replace', path: '/cells', value: replaced }],
+      headers: { 'content-type': 'application/json-patch+json' },
+    });
+    expect(patched.status).toBe(200);
+    for (const client of [host, editor]) {
+      const state = await client.next('diagram_state', (m) => m.update_vector === 2);
+      expect(state.cells).toEqual(replaced);
+    }
+    // An edit based on the old state conflicts (the REST write is not in the operation log)…
+    const stale = randomUUID();
+    editor.send(operation(add(randomUUID()), 1, stale));
+    expect(await editor.next('operation_rejected', (m) => m.operation_id === stale)).toMatchObject({
+      reason: 'conflict_detected',
+      requires_resync: true,
+    });
+    // …one based on the new state goes through to the others without delay.
+    editor.send(operation(add(randomUUID()), 2));
+    expect(await host.next('diagram_operation_event')).toMatchObject({ update_vector: 3 });
+  });
 });

@@ -11,6 +11,7 @@ import { AppError } from '../infra/errors/registry.js';
 import type { ServiceContext } from '../infra/context.js';
 import { OperationRejected } from '../modules/collaboration/cell-operations.js';
 import type { CollaborationUser, SessionEvent } from '../modules/collaboration/events.js';
+import type { DomainEventMessage } from '../infra/pubsub.js';
 import { CollaborationService, type DiagramState, type SessionView } from '../modules/collaboration/service.js';
 import { tokenFromHeaders } from './auth.js';
 
@@ -83,6 +84,7 @@ interface Connection {
   socket: WebSocket;
   principal: Principal;
   sessionId: string;
+  threatModelId: string;
   diagramId: string;
   permissions: 'reader' | 'writer';
   service: CollaborationService;
@@ -110,6 +112,8 @@ const REORDER_WAIT_MS = 250;
 interface SessionEntry {
   connections: Set<Connection>;
   stop?: Promise<() => void>;
+  /** The threat model's change feed: a REST write to the diagram during the session means new state. */
+  stopChanges?: Promise<() => void>;
   /** The last update vector fanned out in order, and operations that overtook a missing one. */
   vector?: number;
   held: Map<number, SessionEvent & { type: 'operation' }>;
@@ -135,11 +139,14 @@ class SessionHub {
       created.stop = this.deps.pubsub.listen('diagram.events', connection.sessionId, (event) =>
         this.receive(created, event),
       );
+      created.stopChanges = this.deps.pubsub.listen('threat_model.events', connection.threatModelId, (event) =>
+        this.changedElsewhere(created, connection.diagramId, event),
+      );
       this.sessions.set(connection.sessionId, created);
       entry = created;
     }
     entry.connections.add(connection);
-    await entry.stop;
+    await Promise.all([entry.stop, entry.stopChanges]);
   }
 
   remove(connection: Connection): void {
@@ -150,11 +157,36 @@ class SessionHub {
       this.sessions.delete(connection.sessionId);
       clearTimeout(entry.timer);
       void entry.stop?.then((stop) => stop());
+      void entry.stopChanges?.then((stop) => stop());
     }
   }
 
   all(): Connection[] {
     return [...this.sessions.values()].flatMap((entry) => [...entry.connections]);
+  }
+
+  /**
+   * The diagram changed outside the session (a REST or GraphQL write, which has no operation to
+   * broadcast): every connection gets the whole state again, and operations after it are not held back.
+   */
+  private changedElsewhere(entry: SessionEntry, diagramId: string, event: DomainEventMessage): void {
+    if (event.eventType !== 'diagram.updated' || event.objectId !== diagramId) return;
+    const data = event.data as { operationId?: string; updateVector?: number };
+    if (data.operationId) return;
+    if (typeof data.updateVector === 'number') {
+      entry.vector = Math.max(entry.vector ?? 0, data.updateVector);
+      for (const [vector] of entry.held) if (vector <= entry.vector) entry.held.delete(vector);
+    }
+    let state: Promise<DiagramState> | undefined;
+    for (const connection of entry.connections) {
+      enqueue(connection, async () => {
+        state ??= connection.service.state(diagramId);
+        const current = await state;
+        if (current.updateVector <= connection.vector) return;
+        connection.vector = current.updateVector;
+        send(connection.socket, stateMessage(current));
+      });
+    }
   }
 
   private receive(entry: SessionEntry, event: SessionEvent): void {
@@ -549,6 +581,7 @@ export function registerCollaborationSocket(app: FastifyInstance, deps: AppDeps)
       socket,
       principal,
       sessionId: session.id,
+      threatModelId: session.threatModelId,
       diagramId: session.diagramId,
       permissions: 'reader',
       service,
