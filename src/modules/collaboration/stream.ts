@@ -34,6 +34,7 @@ export class SessionStream implements AsyncIterableIterator<LiveEvent> {
   private finished = false;
   private closing: Promise<void> | undefined;
   private stopListening: (() => void) | undefined;
+  private stopChanges: (() => void) | undefined;
   private readonly users = new Map<string, CollaborationUser>();
 
   private constructor(
@@ -80,6 +81,21 @@ export class SessionStream implements AsyncIterableIterator<LiveEvent> {
     const early = this.early ?? [];
     this.early = null;
     for (const event of early) this.receive(event);
+    // A write to the diagram outside the session (REST, GraphQL) has no operation: send the new state.
+    this.stopChanges = await this.ctx.pubsub.listen('threat_model.events', joined.session.threatModelId, (event) => {
+      if (event.eventType !== 'diagram.updated' || event.objectId !== this.diagramId) return;
+      if ((event.data as { operationId?: string }).operationId) return;
+      this.chain = this.chain
+        .then(async () => {
+          if (this.finished) return;
+          const state = await this.service.state(this.diagramId);
+          if (state.updateVector <= this.vector) return;
+          this.vector = state.updateVector;
+          this.push({ sessionId: this.sessionId, type: 'state', ...state });
+        })
+        .catch((error: unknown) => this.resync(error));
+    });
+    if (this.finished) this.stopChanges();
   }
 
   [Symbol.asyncIterator](): this {
@@ -218,6 +234,7 @@ export class SessionStream implements AsyncIterableIterator<LiveEvent> {
 
   private async close(): Promise<void> {
     this.stopListening?.();
+    this.stopChanges?.();
     this.presence.release(this.connectionId);
     try {
       await this.service.leave(this.connectionId);
