@@ -10,7 +10,7 @@ import {
   type UserReference,
 } from '../src/modules/collaboration/service.js';
 import { type LiveEvent, SessionStream } from '../src/modules/collaboration/stream.js';
-import { builder } from './builder.js';
+import { type AppSchemaTypes, builder } from './builder.js';
 import { CollaborationParticipant, CollaborationSession, CollaborationUser } from './collaboration.js';
 import type { GraphQLContext } from './context.js';
 
@@ -259,40 +259,41 @@ builder.mutationFields((t) => ({
       return collaboration.viewOf(String(args.sessionId));
     },
   }),
-  changePresenter: t.field({
-    type: CollaborationSession,
-    description: 'The host hands presenting to a connected participant (or takes it back)',
-    authScopes: { authenticated: true },
-    args: { sessionId: t.arg.id({ required: true }), user: t.arg({ type: CollaborationUserInput, required: true }) },
-    resolve: async (_root, args, ctx) => {
-      const collaboration = service(ctx);
-      await collaboration.changePresenter(String(args.sessionId), named(args.user));
-      return collaboration.viewOf(String(args.sessionId));
-    },
-  }),
-  denyPresenter: t.field({
-    type: CollaborationSession,
-    description: "The host refuses a participant's request to present; they get PresenterDeniedEvent",
-    authScopes: { authenticated: true },
-    args: { sessionId: t.arg.id({ required: true }), user: t.arg({ type: CollaborationUserInput, required: true }) },
-    resolve: async (_root, args, ctx) => {
-      const collaboration = service(ctx);
-      await collaboration.denyPresenter(String(args.sessionId), named(args.user));
-      return collaboration.viewOf(String(args.sessionId));
-    },
-  }),
-  removeParticipant: t.field({
-    type: CollaborationSession,
-    description: 'The host removes a participant: their connections close and their streams end',
-    authScopes: { authenticated: true },
-    args: { sessionId: t.arg.id({ required: true }), user: t.arg({ type: CollaborationUserInput, required: true }) },
-    resolve: async (_root, args, ctx) => {
-      const collaboration = service(ctx);
-      await collaboration.removeParticipant(String(args.sessionId), named(args.user));
-      return collaboration.viewOf(String(args.sessionId));
-    },
-  }),
+  changePresenter: hostAction(
+    t,
+    'The host hands presenting to a connected participant (or takes it back)',
+    (collaboration, sessionId, user) => collaboration.changePresenter(sessionId, user),
+  ),
+  denyPresenter: hostAction(
+    t,
+    "The host refuses a participant's request to present; they get PresenterDeniedEvent",
+    (collaboration, sessionId, user) => collaboration.denyPresenter(sessionId, user),
+  ),
+  removeParticipant: hostAction(
+    t,
+    'The host removes a participant: their connections close and their streams end',
+    (collaboration, sessionId, user) => collaboration.removeParticipant(sessionId, user),
+  ),
 }));
+
+/** A host's action on a named participant, answered with the session as it is afterwards. */
+function hostAction(
+  t: PothosSchemaTypes.MutationFieldBuilder<AppSchemaTypes, object>,
+  description: string,
+  act: (collaboration: CollaborationService, sessionId: string, user: UserReference) => Promise<void>,
+) {
+  return t.field({
+    type: CollaborationSession,
+    description,
+    authScopes: { authenticated: true },
+    args: { sessionId: t.arg.id({ required: true }), user: t.arg({ type: CollaborationUserInput, required: true }) },
+    resolve: async (_root, args, ctx) => {
+      const collaboration = service(ctx);
+      await act(collaboration, String(args.sessionId), named(args.user));
+      return collaboration.viewOf(String(args.sessionId));
+    },
+  });
+}
 
 // ── the stream ─────────────────────────────────────────────────────────────────────────────────────
 
