@@ -5,46 +5,12 @@ import type { Cell } from '../diagrams/cells.js';
 import type { CellOperation } from './cell-operations.js';
 
 // The statements of a collaborative edit, hand-written: an edit is the hottest write of the server (a
-// session of fifty editors sends a hundred a second), so it costs a few round trips on a plain pool
-// client rather than a dozen through the ORM, and the diagram row stays locked for as short a time.
+// session of fifty editors sends a hundred a second). Each edit is planned on a snapshot read in one
+// statement and written in one statement that applies only if the diagram is still at the snapshot's
+// update vector — two round trips, no transaction held open, and nothing written twice.
 
-/** One statement under the transaction: the diagram locked, its session and threat model's access. */
-const lockSql = `
-SELECT d.id, d.update_vector::text AS update_vector, d.cells, d.name, s.id AS session_id, s.threat_model_id,
-       tm.owner_id, ${accessTuplesSql} AS authorization,
-       EXISTS (SELECT 1 FROM diagram_operations o WHERE o.diagram_id = d.id AND o.operation_id = $2::uuid) AS duplicate
-FROM collaboration_sessions s
-JOIN diagrams d ON d.id = s.diagram_id
-JOIN threat_models tm ON tm.id = s.threat_model_id
-WHERE s.id = $1::uuid
-FOR UPDATE OF d`;
-
-export interface LockedDiagram {
-  id: string;
-  updateVector: number;
-  cells: Cell[];
-  name: string;
-  sessionId: string;
-  threatModelId: string;
-  ownerId: string;
-  authorization: unknown;
-  duplicate: boolean;
-}
-
-/** Everything an edit writes, in one statement: the cells, the log entry, the session's activity. */
-const writeSql = `
-WITH diagram AS (
-  UPDATE diagrams SET cells = $2::jsonb, update_vector = $3, version = version + 1, modified_at = $4 WHERE id = $1::uuid
-), logged AS (
-  INSERT INTO diagram_operations
-    (diagram_id, update_vector, operation_id, session_id, user_id, kind, cells, inverse, affected_cells, target_vector, created_at)
-  VALUES ($1::uuid, $3, $5::uuid, $6::uuid, $7::uuid, $8, $9::jsonb, $10::jsonb, $11::text[], $12, $4)
-), session AS (
-  UPDATE collaboration_sessions SET last_activity_at = $4 WHERE id = $6::uuid
-)
-SELECT 1`;
-
-/** The same read without the lock, with the cells each operation after `$3` changed: an edit's plan. */
+/** The diagram of a session, its threat model's access, whether an operation id was seen, and the cells
+ *  each logged operation after a base vector (`$3`) changed. */
 const snapshotSql = `
 SELECT d.id, d.update_vector::text AS update_vector, d.cells, d.name, s.id AS session_id, s.threat_model_id,
        tm.owner_id, ${accessTuplesSql} AS authorization,
@@ -58,8 +24,8 @@ WHERE s.id = $1::uuid`;
 
 /**
  * An edit in one statement, applied only if the diagram is still at the vector it was planned on
- * (`$13`): the cells, the log entry, the session's activity and the events, all or nothing. No rows
- * back means another edit got there first.
+ * (`$13`): the cells, the log entry, the operation it undoes or redoes marked (`$15`), the session's
+ * activity and the events, all or nothing. No rows back means another edit got there first.
  */
 const editSql = `
 WITH diagram AS (
@@ -71,17 +37,60 @@ WITH diagram AS (
     (diagram_id, update_vector, operation_id, session_id, user_id, kind, cells, inverse, affected_cells, target_vector, created_at)
   SELECT $1::uuid, $3::bigint, $5::uuid, $6::uuid, $7::uuid, $8::text, $9::jsonb, $10::jsonb, $11::text[], $12::bigint,
          $4::timestamptz FROM diagram
+), undone AS (
+  UPDATE diagram_operations SET undone_at = $4::timestamptz
+  WHERE diagram_id = $1::uuid AND update_vector = $15::bigint AND EXISTS (SELECT 1 FROM diagram)
 ), session AS (
-  UPDATE collaboration_sessions SET last_activity_at = $4 WHERE id = $6::uuid AND EXISTS (SELECT 1 FROM diagram)
+  UPDATE collaboration_sessions SET last_activity_at = $4::timestamptz WHERE id = $6::uuid AND EXISTS (SELECT 1 FROM diagram)
 ), events AS (${insertEventsStatement(14, 4, 'diagram')})
 SELECT * FROM events`;
 
-export interface DiagramSnapshot extends LockedDiagram {
-  /** The logged operations after the client's base vector: their vectors and the cells they changed. */
+export interface DiagramSnapshot {
+  id: string;
+  updateVector: number;
+  cells: Cell[];
+  name: string;
+  sessionId: string;
+  threatModelId: string;
+  ownerId: string;
+  authorization: unknown;
+  duplicate: boolean;
+  /** The logged operations after the base vector asked for: their vectors and the cells they changed. */
   since: { updateVector: number; affectedCells: string[] }[];
 }
 
-/** Reads an edit's plan without a transaction. */
+export interface LoggedOperation {
+  updateVector: number;
+  operationId: string;
+  kind: string;
+  cells: CellOperation[];
+  inverse: CellOperation[];
+  affectedCells: string[];
+  targetVector: number | null;
+}
+
+export interface Edit {
+  diagramId: string;
+  cells: Cell[];
+  updateVector: number;
+  expectedVector: number;
+  at: Date;
+  operationId: string;
+  sessionId: string;
+  userId: string;
+  kind: 'operation' | 'undo' | 'redo';
+  applied: CellOperation[];
+  inverse: CellOperation[];
+  affectedCells: string[];
+  /** For undo and redo: the operation undone or redone. */
+  targetVector: number | null;
+  /** The logged operation this edit marks undone (the target of an undo, the undo a redo reverses). */
+  marksUndone: number | null;
+  /** The events' JSON parameter (`eventsParameter`). */
+  events: string;
+}
+
+/** Reads an edit's plan; `baseVector` null means the client's base is not known (no conflict check). */
 export async function snapshotForEdit(
   pool: pg.Pool,
   sessionId: string,
@@ -113,55 +122,29 @@ export async function snapshotForEdit(
 }
 
 /** Writes an edit if the diagram is still at `expectedVector`; returns the stored event rows, or undefined. */
-export async function tryEdit(
-  pool: pg.Pool,
-  entry: {
-    diagramId: string;
-    cells: Cell[];
-    updateVector: number;
-    expectedVector: number;
-    at: Date;
-    operationId: string;
-    sessionId: string;
-    userId: string;
-    applied: CellOperation[];
-    inverse: CellOperation[];
-    affectedCells: string[];
-    events: string;
-  },
-): Promise<unknown[] | undefined> {
+export async function tryEdit(pool: pg.Pool, edit: Edit): Promise<unknown[] | undefined> {
   const { rows } = await pool.query({
     name: 'collab_edit',
     text: editSql,
     values: [
-      entry.diagramId,
-      JSON.stringify(entry.cells),
-      entry.updateVector,
-      entry.at,
-      entry.operationId,
-      entry.sessionId,
-      entry.userId,
-      'operation',
-      JSON.stringify(entry.applied),
-      JSON.stringify(entry.inverse),
-      entry.affectedCells,
-      null,
-      entry.expectedVector,
-      entry.events,
+      edit.diagramId,
+      JSON.stringify(edit.cells),
+      edit.updateVector,
+      edit.at,
+      edit.operationId,
+      edit.sessionId,
+      edit.userId,
+      edit.kind,
+      JSON.stringify(edit.applied),
+      JSON.stringify(edit.inverse),
+      edit.affectedCells,
+      edit.targetVector,
+      edit.expectedVector,
+      edit.events,
+      edit.marksUndone,
     ],
   });
   return rows.length > 0 ? rows : undefined;
-}
-
-export interface LoggedOperation {
-  updateVector: number;
-  operationId: string;
-  kind: string;
-  cells: CellOperation[];
-  inverse: CellOperation[];
-  affectedCells: string[];
-  targetVector: number | null;
-  undone: boolean;
 }
 
 interface LogRow {
@@ -172,8 +155,10 @@ interface LogRow {
   inverse: CellOperation[];
   affected_cells: string[];
   target_vector: string | null;
-  undone_at: Date | null;
 }
+
+const logColumns = `update_vector::text AS update_vector, operation_id, kind, cells, inverse, affected_cells,
+  target_vector::text AS target_vector`;
 
 const fromRow = (row: LogRow): LoggedOperation => ({
   updateVector: Number(row.update_vector),
@@ -183,93 +168,33 @@ const fromRow = (row: LogRow): LoggedOperation => ({
   inverse: row.inverse,
   affectedCells: row.affected_cells,
   targetVector: row.target_vector === null ? null : Number(row.target_vector),
-  undone: row.undone_at !== null,
 });
 
-const logColumns = `update_vector::text AS update_vector, operation_id, kind, cells, inverse, affected_cells,
-  target_vector::text AS target_vector, undone_at`;
+/** The session's latest operation that is not undone (of the given kinds, if any). */
+export async function latestOperation(
+  pool: pg.Pool,
+  diagramId: string,
+  sessionId: string,
+  kinds?: string[],
+): Promise<LoggedOperation | undefined> {
+  const { rows } = await pool.query({
+    text: `SELECT ${logColumns} FROM diagram_operations
+           WHERE diagram_id = $1::uuid AND session_id = $2::uuid AND undone_at IS NULL
+             AND ($3::text[] IS NULL OR kind = ANY($3::text[]))
+           ORDER BY update_vector DESC LIMIT 1`,
+    values: [diagramId, sessionId, kinds ?? null],
+  });
+  return rows[0] ? fromRow(rows[0] as LogRow) : undefined;
+}
 
-/** The operation log of one diagram, inside a transaction on `client`. */
-export class OperationLog {
-  constructor(private readonly client: pg.PoolClient) {}
-
-  async lock(sessionId: string, operationId: string): Promise<LockedDiagram | undefined> {
-    const { rows } = await this.client.query({ name: 'collab_lock', text: lockSql, values: [sessionId, operationId] });
-    const row = rows[0];
-    if (!row) return undefined;
-    return {
-      id: row.id,
-      updateVector: Number(row.update_vector),
-      cells: row.cells,
-      name: row.name,
-      sessionId: row.session_id,
-      threatModelId: row.threat_model_id,
-      ownerId: row.owner_id,
-      authorization: row.authorization,
-      duplicate: row.duplicate,
-    };
-  }
-
-  /** The session's latest operation that is not undone (of the given kinds, if any). */
-  async latest(diagramId: string, sessionId: string, kinds?: string[]): Promise<LoggedOperation | undefined> {
-    const { rows } = await this.client.query({
-      text: `SELECT ${logColumns} FROM diagram_operations
-             WHERE diagram_id = $1::uuid AND session_id = $2::uuid AND undone_at IS NULL
-               AND ($3::text[] IS NULL OR kind = ANY($3::text[]))
-             ORDER BY update_vector DESC LIMIT 1`,
-      values: [diagramId, sessionId, kinds ?? null],
-    });
-    return rows[0] ? fromRow(rows[0] as LogRow) : undefined;
-  }
-
-  async at(diagramId: string, updateVector: number): Promise<LoggedOperation | undefined> {
-    const { rows } = await this.client.query({
-      text: `SELECT ${logColumns} FROM diagram_operations WHERE diagram_id = $1::uuid AND update_vector = $2`,
-      values: [diagramId, updateVector],
-    });
-    return rows[0] ? fromRow(rows[0] as LogRow) : undefined;
-  }
-
-  async markUndone(diagramId: string, updateVector: number, at: Date): Promise<void> {
-    await this.client.query({
-      text: 'UPDATE diagram_operations SET undone_at = $3 WHERE diagram_id = $1::uuid AND update_vector = $2',
-      values: [diagramId, updateVector, at],
-    });
-  }
-
-  async write(entry: {
-    diagramId: string;
-    cells: Cell[];
-    updateVector: number;
-    at: Date;
-    operationId: string;
-    sessionId: string;
-    userId: string;
-    kind: 'operation' | 'undo' | 'redo';
-    applied: CellOperation[];
-    inverse: CellOperation[];
-    affectedCells: string[];
-    targetVector: number | null;
-  }): Promise<void> {
-    await this.client.query({
-      name: 'collab_write',
-      text: writeSql,
-      values: [
-        entry.diagramId,
-        JSON.stringify(entry.cells),
-        entry.updateVector,
-        entry.at,
-        entry.operationId,
-        entry.sessionId,
-        entry.userId,
-        entry.kind,
-        JSON.stringify(entry.applied),
-        JSON.stringify(entry.inverse),
-        entry.affectedCells,
-        entry.targetVector,
-      ],
-    });
-  }
-
-  run = async (text: string, values: unknown[]): Promise<unknown[]> => (await this.client.query(text, values)).rows;
+export async function operationAt(
+  pool: pg.Pool,
+  diagramId: string,
+  updateVector: number,
+): Promise<LoggedOperation | undefined> {
+  const { rows } = await pool.query({
+    text: `SELECT ${logColumns} FROM diagram_operations WHERE diagram_id = $1::uuid AND update_vector = $2`,
+    values: [diagramId, updateVector],
+  });
+  return rows[0] ? fromRow(rows[0] as LogRow) : undefined;
 }

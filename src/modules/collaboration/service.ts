@@ -3,14 +3,13 @@ import type { Prisma, User } from '../../generated/prisma/client.js';
 import { requirePrincipal, type ServiceContext } from '../../infra/context.js';
 import type { Tx } from '../../infra/db.js';
 import { AppError } from '../../infra/errors/registry.js';
-import { eventMessages, eventsParameter, publishEvents, storeEvents } from '../events/events.js';
-import type { DomainEventMessage } from '../../infra/pubsub.js';
+import { eventMessages, eventsParameter, publishEvents } from '../events/events.js';
 import type { Cell } from '../diagrams/cells.js';
 import { authorizeThreatModel } from '../threat-models/access.js';
 import { parseId } from '../threat-models/input.js';
 import { can, roleOf } from '../threat-models/policy.js';
 import { accessEntries, loadThreatModelAccess } from '../threat-models/read.js';
-import { type LockedDiagram, OperationLog, snapshotForEdit, tryEdit } from './operation-log.js';
+import { type DiagramSnapshot, latestOperation, operationAt, snapshotForEdit, tryEdit } from './operation-log.js';
 import { applyCellOperations, type CellOperation, OperationRejected, parseCellOperations } from './cell-operations.js';
 import type { CollaborationUser, ParticipantView, SessionEvent } from './events.js';
 
@@ -254,94 +253,33 @@ export class CollaborationService {
     },
   ): Promise<AppliedOperation> {
     const operations = parseCellOperations(request.operation);
-    const principal = requirePrincipal(this.ctx);
-    const sessionId = parseId(rawSessionId, 'session_id');
-    const opId = parseId(request.operationId, 'operation_id');
-    // Optimistic: plan on a snapshot, then write in one statement only if the diagram is still at the
-    // snapshot's vector; another edit getting there first means planning again on the new state.
-    for (let attempt = 0; attempt < MAX_EDIT_ATTEMPTS; attempt++) {
-      const diagram = await snapshotForEdit(this.ctx.db.pool, sessionId, opId, request.baseVector ?? null);
-      if (!diagram) throw this.sessionMissing(sessionId);
-      const access = { ownerId: diagram.ownerId, authorization: accessEntries(diagram.authorization) };
-      if (!can(principal, 'threat_model:write', access)) {
-        throw new OperationRejected('permission_denied', 'Readers cannot change the diagram');
-      }
-      if (diagram.duplicate) throw new OperationRejected('no_state_change', 'This operation was already applied');
+    return this.edit(rawSessionId, request.operationId, 'operation', request.baseVector ?? null, async (diagram) => {
       if (request.baseVector != null && request.baseVector < diagram.updateVector) {
         conflictsSince(diagram.since, request.baseVector, diagram.updateVector, operations, request.ownVectors);
       }
-      const applied = applyCellOperations(diagram.cells, operations);
-      const updateVector = diagram.updateVector + 1;
-      const now = this.ctx.now();
-      const events = eventsParameter(this.ctx, [
-        {
-          resource: 'diagram',
-          action: 'updated',
-          threatModelId: diagram.threatModelId,
-          objectId: diagram.id,
-          // A compact snapshot: collaborative edits are frequent and the cells can be large.
-          data: {
-            id: diagram.id,
-            name: diagram.name,
-            updateVector,
-            operationId: opId,
-            cells: applied.applied as unknown as Prisma.InputJsonArray,
-          },
-        },
-      ]);
-      let rows: unknown[] | undefined;
-      try {
-        rows = await tryEdit(this.ctx.db.pool, {
-          diagramId: diagram.id,
-          cells: applied.cells,
-          updateVector,
-          expectedVector: diagram.updateVector,
-          at: now,
-          operationId: opId,
-          sessionId: diagram.sessionId,
-          userId: principal.userId,
-          applied: applied.applied,
-          inverse: applied.inverse,
-          affectedCells: applied.affectedCells,
-          events,
-        });
-      } catch (error) {
-        // The same operation id, applied by a concurrent request a moment ago.
-        if ((error as { code?: string }).code === '23505') {
-          throw new OperationRejected('no_state_change', 'This operation was already applied');
-        }
-        throw error;
-      }
-      if (!rows) continue;
-      const result = { updateVector, operationId: opId, cells: applied.applied };
-      await publishEvents(this.ctx, eventMessages(rows));
-      await this.publishOperation(diagram.sessionId, result);
-      return result;
-    }
-    throw new OperationRejected('conflict_detected', 'The diagram kept changing; send the operation again');
+      return { operations, targetVector: null, marksUndone: null };
+    });
   }
 
   /** Undoes the session's latest operation that is not undone yet. */
   undo(sessionId: string, operationId: string): Promise<AppliedOperation> {
-    return this.commit(sessionId, operationId, 'undo', async (log, diagram) => {
-      const target = await log.latest(diagram.id, diagram.sessionId, ['operation', 'redo']);
+    return this.edit(sessionId, operationId, 'undo', null, async (diagram) => {
+      const target = await latestOperation(this.ctx.db.pool, diagram.id, diagram.sessionId, ['operation', 'redo']);
       if (!target) throw new OperationRejected('no_state_change', 'Nothing to undo');
-      await log.markUndone(diagram.id, target.updateVector, this.ctx.now());
-      return { operations: target.inverse, targetVector: target.updateVector };
+      return { operations: target.inverse, targetVector: target.updateVector, marksUndone: target.updateVector };
     });
   }
 
   /** Redoes the latest undo of the session, unless the session changed the diagram since. */
   redo(sessionId: string, operationId: string): Promise<AppliedOperation> {
-    return this.commit(sessionId, operationId, 'redo', async (log, diagram) => {
-      const latest = await log.latest(diagram.id, diagram.sessionId);
-      if (!latest || latest.kind !== 'undo' || latest.targetVector == null) {
-        throw new OperationRejected('no_state_change', 'Nothing to redo');
-      }
-      const undone = await log.at(diagram.id, latest.targetVector);
-      if (!undone) throw new OperationRejected('no_state_change', 'Nothing to redo');
-      await log.markUndone(diagram.id, latest.updateVector, this.ctx.now());
-      return { operations: undone.cells, targetVector: undone.updateVector };
+    return this.edit(sessionId, operationId, 'redo', null, async (diagram) => {
+      const latest = await latestOperation(this.ctx.db.pool, diagram.id, diagram.sessionId);
+      const undone =
+        latest?.kind === 'undo' && latest.targetVector != null
+          ? await operationAt(this.ctx.db.pool, diagram.id, latest.targetVector)
+          : undefined;
+      if (!latest || !undone) throw new OperationRejected('no_state_change', 'Nothing to redo');
+      return { operations: undone.cells, targetVector: undone.updateVector, marksUndone: latest.updateVector };
     });
   }
 
@@ -492,54 +430,36 @@ export class CollaborationService {
   // ── internals ────────────────────────────────────────────────────────────────────────────────
 
   /**
-   * One edit, in one transaction on a plain pool client: lock the diagram (with its session and the
-   * threat model's access, in the same statement), plan, apply, write the cells, the log entry and the
-   * event, commit, then announce. Only writers edit; a repeated operation id changes nothing.
+   * One edit, optimistic: plan on a snapshot, then write in one statement (cells, log entry, events) only
+   * if the diagram is still at the snapshot's vector; another edit getting there first means planning
+   * again on the new state. Only writers edit; a repeated operation id changes nothing.
    */
-  private async commit(
+  private async edit(
     rawSessionId: string,
     operationId: string,
     kind: 'operation' | 'undo' | 'redo',
-    plan: (
-      log: OperationLog,
-      diagram: LockedDiagram,
-    ) => Promise<{ operations: CellOperation[]; targetVector: number | bigint | null }>,
+    baseVector: number | null,
+    plan: (diagram: DiagramSnapshot) => Promise<{
+      operations: CellOperation[];
+      targetVector: number | null;
+      marksUndone: number | null;
+    }>,
   ): Promise<AppliedOperation> {
     const principal = requirePrincipal(this.ctx);
     const sessionId = parseId(rawSessionId, 'session_id');
     const opId = parseId(operationId, 'operation_id');
-    const client = await this.ctx.db.pool.connect();
-    let stored: DomainEventMessage[];
-    let result: AppliedOperation & { sessionId: string };
-    try {
-      await client.query('BEGIN');
-      const log = new OperationLog(client);
-      const diagram = await log.lock(sessionId, opId);
+    for (let attempt = 0; attempt < MAX_EDIT_ATTEMPTS; attempt++) {
+      const diagram = await snapshotForEdit(this.ctx.db.pool, sessionId, opId, baseVector);
       if (!diagram) throw this.sessionMissing(sessionId);
       const access = { ownerId: diagram.ownerId, authorization: accessEntries(diagram.authorization) };
       if (!can(principal, 'threat_model:write', access)) {
         throw new OperationRejected('permission_denied', 'Readers cannot change the diagram');
       }
       if (diagram.duplicate) throw new OperationRejected('no_state_change', 'This operation was already applied');
-      const { operations, targetVector } = await plan(log, diagram);
+      const { operations, targetVector, marksUndone } = await plan(diagram);
       const applied = applyCellOperations(diagram.cells, operations);
       const updateVector = diagram.updateVector + 1;
-      const now = this.ctx.now();
-      await log.write({
-        diagramId: diagram.id,
-        cells: applied.cells,
-        updateVector,
-        at: now,
-        operationId: opId,
-        sessionId: diagram.sessionId,
-        userId: principal.userId,
-        kind,
-        applied: applied.applied,
-        inverse: applied.inverse,
-        affectedCells: applied.affectedCells,
-        targetVector: targetVector === null ? null : Number(targetVector),
-      });
-      stored = await storeEvents(this.ctx, log.run, [
+      const events = eventsParameter(this.ctx, [
         {
           resource: 'diagram',
           action: 'updated',
@@ -555,18 +475,39 @@ export class CollaborationService {
           },
         },
       ]);
-      await client.query('COMMIT');
-      result = { updateVector, operationId: opId, cells: applied.applied, sessionId: diagram.sessionId };
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
+      let rows: unknown[] | undefined;
+      try {
+        rows = await tryEdit(this.ctx.db.pool, {
+          diagramId: diagram.id,
+          cells: applied.cells,
+          updateVector,
+          expectedVector: diagram.updateVector,
+          at: this.ctx.now(),
+          operationId: opId,
+          sessionId: diagram.sessionId,
+          userId: principal.userId,
+          kind,
+          applied: applied.applied,
+          inverse: applied.inverse,
+          affectedCells: applied.affectedCells,
+          targetVector,
+          marksUndone,
+          events,
+        });
+      } catch (error) {
+        // The same operation id, applied by a concurrent request a moment ago.
+        if ((error as { code?: string }).code === '23505') {
+          throw new OperationRejected('no_state_change', 'This operation was already applied');
+        }
+        throw error;
+      }
+      if (!rows) continue;
+      const result = { updateVector, operationId: opId, cells: applied.applied };
+      await publishEvents(this.ctx, eventMessages(rows));
+      await this.publishOperation(diagram.sessionId, result);
+      return result;
     }
-    await publishEvents(this.ctx, stored);
-    const { sessionId: session, ...applied } = result;
-    await this.publishOperation(session, applied);
-    return applied;
+    throw new OperationRejected('conflict_detected', 'The diagram kept changing; send the operation again');
   }
 
   private async publishOperation(sessionId: string, applied: AppliedOperation): Promise<void> {

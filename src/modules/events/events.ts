@@ -90,8 +90,8 @@ interface StoredEventRow {
   data: Prisma.JsonValue;
 }
 
-/** Runs one statement in the caller's transaction (Prisma's or a plain pool client's) and returns its rows. */
-export type SqlRunner = (text: string, values: unknown[]) => Promise<unknown[]>;
+/** Runs one statement in the caller's transaction and returns its rows. */
+type SqlRunner = (text: string, values: unknown[]) => Promise<unknown[]>;
 
 /** The JSON parameter `insertEventsStatement` reads: the events as the caller's principal records them. */
 export function eventsParameter(ctx: ServiceContext, events: DomainEventInput[]): string {
@@ -125,11 +125,8 @@ export function eventMessages(rows: unknown[]): DomainEventMessage[] {
     }));
 }
 
-/**
- * Stores events in the caller's transaction, in one statement, and returns them as they will be
- * published. Callers that do not use `withEvents` publish them with `publishEvents` after commit.
- */
-export async function storeEvents(
+/** Stores events in the caller's transaction, in one statement, and returns them as they will be published. */
+async function storeEvents(
   ctx: ServiceContext,
   run: SqlRunner,
   events: DomainEventInput[],
