@@ -483,6 +483,18 @@ describe('diagramEvents', () => {
     expect(await host.closed()).toMatchObject({ code: 1000 });
   });
 
+  it('deleting the diagram ends the stream with SessionEndedEvent', async () => {
+    const ids = await newSession();
+    const stream = await subscribe(writer, ids.diagram);
+    const deleted = await restClient(first.baseUrl, owner.token).delete(
+      `/threat_models/${ids.tm}/diagrams/${ids.diagram}`,
+    );
+    expect(deleted.status).toBe(204);
+    expect(await stream.next('SessionEndedEvent')).toEqual({ __typename: 'SessionEndedEvent', sessionId: ids.session });
+    await stream.end();
+    expect(stream.completed).toBe(true);
+  });
+
   it('across two instances sharing Redis: a mutation on one reaches a subscriber on the other', async () => {
     const ids = await newSession();
     const stream = await subscribe(owner, ids.diagram, second);

@@ -318,4 +318,19 @@ describe('collaboration over TMI’s WebSocket protocol', () => {
     editor.send(operation(add(randomUUID()), 2));
     expect(await host.next('diagram_operation_event')).toMatchObject({ update_vector: 3 });
   });
+
+  it('deleting the diagram (or its threat model) ends the session for everyone connected', async () => {
+    const rest = restClient(server.baseUrl, owner.token);
+    for (const path of [
+      (ids: { tm: string; diagram: string }) => `/threat_models/${ids.tm}/diagrams/${ids.diagram}`,
+      (ids: { tm: string }) => `/threat_models/${ids.tm}`,
+    ]) {
+      const ids = await newSession();
+      const editor = await connect(writer, ids);
+      const closed = editor.closed();
+      expect((await rest.delete(path(ids))).status).toBe(204);
+      expect(await editor.next('error')).toMatchObject({ error: 'session_ended' });
+      expect((await closed).code).toBe(1000);
+    }
+  });
 });

@@ -10,7 +10,7 @@ import type { Principal } from '../auth/principal.js';
 import { AppError } from '../infra/errors/registry.js';
 import type { ServiceContext } from '../infra/context.js';
 import { OperationRejected } from '../modules/collaboration/cell-operations.js';
-import type { CollaborationUser, SessionEvent } from '../modules/collaboration/events.js';
+import { type CollaborationUser, diagramGone, type SessionEvent } from '../modules/collaboration/events.js';
 import type { DomainEventMessage } from '../infra/pubsub.js';
 import { CollaborationService, type DiagramState, type SessionView } from '../modules/collaboration/service.js';
 import { tokenFromHeaders } from './auth.js';
@@ -170,6 +170,12 @@ class SessionHub {
    * broadcast): every connection gets the whole state again, and operations after it are not held back.
    */
   private changedElsewhere(entry: SessionEntry, diagramId: string, event: DomainEventMessage): void {
+    if (diagramGone(event, diagramId)) {
+      // Its session went with it (the rows cascade): the connections are told and closed.
+      const [any] = entry.connections;
+      if (any) this.fanOut(entry, { sessionId: any.sessionId, type: 'ended' });
+      return;
+    }
     if (event.eventType !== 'diagram.updated' || event.objectId !== diagramId) return;
     const data = event.data as { operationId?: string; updateVector?: number };
     if (data.operationId) return;

@@ -1,3 +1,4 @@
+import type { DomainEventMessage } from '../../infra/pubsub.js';
 import type { CellOperation } from './cell-operations.js';
 
 /** A user as collaboration messages name them (TMI's `User`). */
@@ -41,6 +42,14 @@ export type SessionEvent = { sessionId: string; to?: string; except?: string } &
   | { type: 'removed'; userId: string }
   | { type: 'ended' }
 );
+
+/** Whether a domain event deleted the diagram (itself, or its threat model with everything under it). */
+export function diagramGone(event: DomainEventMessage, diagramId: string): boolean {
+  return (
+    (event.eventType === 'diagram.deleted' && event.objectId === diagramId) ||
+    event.eventType === 'threat_model.deleted'
+  );
+}
 
 declare module '../../infra/pubsub.js' {
   interface ChannelMap {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { requirePrincipal, type ServiceContext } from '../../infra/context.js';
 import type { CellOperation } from './cell-operations.js';
-import type { CollaborationUser, SessionEvent } from './events.js';
+import { type CollaborationUser, diagramGone, type SessionEvent } from './events.js';
 import type { ConnectionPresence } from './presence.js';
 import { CollaborationService, type DiagramState } from './service.js';
 
@@ -83,6 +83,11 @@ export class SessionStream implements AsyncIterableIterator<LiveEvent> {
     for (const event of early) this.receive(event);
     // A write to the diagram outside the session (REST, GraphQL) has no operation: send the new state.
     this.stopChanges = await this.ctx.pubsub.listen('threat_model.events', joined.session.threatModelId, (event) => {
+      if (diagramGone(event, this.diagramId)) {
+        // Its session went with it (the rows cascade): the stream ends.
+        this.receive({ sessionId: this.sessionId, type: 'ended' });
+        return;
+      }
       if (event.eventType !== 'diagram.updated' || event.objectId !== this.diagramId) return;
       if ((event.data as { operationId?: string }).operationId) return;
       this.chain = this.chain
