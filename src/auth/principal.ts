@@ -1,3 +1,5 @@
+import type { TokenSubject } from './tokens.js';
+
 /** Who is calling: the authenticated user as every service sees it. */
 export interface Principal {
   userId: string;
@@ -17,19 +19,7 @@ export interface Principal {
  * The principal of a stored user, for credentials other than an access token (a WebSocket ticket):
  * `tokenId` names the credential, `expiresAt` (seconds) is when it stops counting.
  */
-export function principalOfUser(
-  user: {
-    id: string;
-    provider: string;
-    providerId: string;
-    email: string;
-    name: string;
-    groups: string[];
-    isAdmin: boolean;
-    isSecurityReviewer: boolean;
-  },
-  credential: { tokenId: string; expiresAt: number },
-): Principal {
+export function principalOfUser(user: TokenSubject, credential: { tokenId: string; expiresAt: number }): Principal {
   return {
     userId: user.id,
     provider: user.provider,

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hashSecret, randomSecret } from '../../auth/tokens.js';
 import type { Prisma, User } from '../../generated/prisma/client.js';
 import { requirePrincipal, type ServiceContext } from '../../infra/context.js';
 import type { Tx } from '../../infra/db.js';
@@ -61,8 +61,6 @@ export const toCollaborationUser = (user: User): CollaborationUser => ({
   email: user.email,
   displayName: user.name,
 });
-
-const hashTicket = (ticket: string) => createHash('sha256').update(ticket).digest('hex');
 
 function sessionNotFound(diagramId: string): AppError {
   return new AppError('RESOURCE_NOT_FOUND', 'No collaboration session for this diagram', {
@@ -144,10 +142,10 @@ export class CollaborationService {
     if (session.removedUserIds.includes(principal.userId)) {
       throw new AppError('INSUFFICIENT_PERMISSIONS', 'The host removed you from this session');
     }
-    const ticket = `tmi_ws_${randomBytes(32).toString('base64url')}`;
+    const ticket = `tmi_ws_${randomSecret()}`;
     await this.ctx.db.prisma.webSocketTicket.create({
       data: {
-        ticketHash: hashTicket(ticket),
+        ticketHash: hashSecret(ticket),
         sessionId: session.id,
         userId: principal.userId,
         expiresAt: new Date(this.ctx.now().getTime() + TICKET_LIFETIME_MS),
@@ -164,7 +162,7 @@ export class CollaborationService {
     const sessionId = parseId(rawSessionId, 'session_id');
     const rows = await this.ctx.db.prisma.$queryRaw<{ user_id: string }[]>`
       UPDATE websocket_tickets SET used_at = ${this.ctx.now()}
-      WHERE ticket_hash = ${hashTicket(ticket)} AND session_id = ${sessionId}::uuid
+      WHERE ticket_hash = ${hashSecret(ticket)} AND session_id = ${sessionId}::uuid
         AND used_at IS NULL AND expires_at > ${this.ctx.now()}
       RETURNING user_id`;
     const userId = rows[0]?.user_id;

@@ -1,4 +1,5 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { randomSecret } from '../../auth/tokens.js';
 
 // TMI's webhook signatures: `X-Webhook-Signature: sha256=<hex HMAC-SHA256 of the exact body bytes>`,
 // keyed by the subscription's secret. Receivers check them with the recipe of TMI's extension guide;
@@ -19,5 +20,5 @@ export function verifyBody(secret: string, body: string | Buffer, header: string
 
 /** A secret for a subscription that was given none: 43 URL-safe characters (TMI asks for 16–128). */
 export function generateSecret(): string {
-  return randomBytes(32).toString('base64url');
+  return randomSecret(32);
 }
