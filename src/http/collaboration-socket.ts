@@ -13,6 +13,7 @@ import { OperationRejected } from '../modules/collaboration/cell-operations.js';
 import { type CollaborationUser, diagramGone, type SessionEvent } from '../modules/collaboration/events.js';
 import type { DomainEventMessage } from '../infra/pubsub.js';
 import { CollaborationService, type DiagramState, type SessionView } from '../modules/collaboration/service.js';
+import { SessionCursor } from '../modules/collaboration/cursor.js';
 import { tokenFromHeaders } from './auth.js';
 
 // TMI's diagram-collaboration WebSocket protocol (tmi-asyncapi.yml), translated onto the collaboration
@@ -88,8 +89,8 @@ interface Connection {
   diagramId: string;
   permissions: 'reader' | 'writer';
   service: CollaborationService;
-  /** The update vector this connection's client has: events are delivered strictly after it, in order. */
-  vector: number;
+  /** Where this connection's client is in the diagram's history: events are delivered after it, in order. */
+  cursor: SessionCursor;
   /** Work on this connection runs one step at a time, so its messages keep their order. */
   queue: Promise<void>;
   alive: boolean;
@@ -188,8 +189,8 @@ class SessionHub {
       enqueue(connection, async () => {
         state ??= connection.service.state(diagramId);
         const current = await state;
-        if (current.updateVector <= connection.vector) return;
-        connection.vector = current.updateVector;
+        if (current.updateVector <= connection.cursor.vector) return;
+        connection.cursor.vector = current.updateVector;
         send(connection.socket, stateMessage(current));
       });
     }
@@ -327,13 +328,13 @@ async function deliverTo(connection: Connection, event: SessionEvent, wire: () =
   };
   switch (event.type) {
     case 'operation': {
-      if (event.updateVector <= connection.vector) return;
-      if (event.updateVector > connection.vector + 1) {
-        await catchUp(connection, event.updateVector);
-        return;
+      for (const next of await connection.cursor.advance(event)) {
+        if (next.type === 'state') send(socket, stateMessage(next));
+        else if (!connection.own.delete(next.operationId)) {
+          if (next === event) sendWire();
+          else send(socket, operationMessage(next));
+        }
       }
-      connection.vector = event.updateVector;
-      if (!connection.own.delete(event.operationId)) sendWire();
       return;
     }
     case 'participants': {
@@ -358,31 +359,6 @@ async function deliverTo(connection: Connection, event: SessionEvent, wire: () =
       sendError(socket, 'session_ended', 'The collaboration session has ended');
       socket.close(1000, 'session ended');
       return;
-  }
-}
-
-/**
- * A connection missed broadcasts (they can overtake each other between instances): replay the log up
- * to `upTo`; when changes are missing from it (a REST write), send the whole state instead.
- */
-async function catchUp(connection: Connection, upTo: number): Promise<void> {
-  const missed = await connection.service.operationsSince(connection.diagramId, connection.vector, upTo);
-  if (missed.length < upTo - connection.vector) {
-    const state = await connection.service.state(connection.diagramId);
-    connection.vector = state.updateVector;
-    send(connection.socket, stateMessage(state));
-    return;
-  }
-  const users = new Map<string, CollaborationUser>();
-  for (const op of missed) {
-    connection.vector = Number(op.updateVector);
-    if (connection.own.delete(op.operationId)) continue;
-    const userId = op.userId ?? '';
-    if (!users.has(userId)) users.set(userId, await connection.service.userOf(userId));
-    send(
-      connection.socket,
-      operationMessage({ ...op, updateVector: Number(op.updateVector), user: users.get(userId)!, cells: op.cells }),
-    );
   }
 }
 
@@ -412,8 +388,8 @@ async function handleMessage(connection: Connection, message: ClientMessage): Pr
           ownVectors: connection.applied,
         });
         connection.applied.add(applied.updateVector);
-        if (applied.updateVector === connection.vector + 1) {
-          connection.vector = applied.updateVector;
+        if (applied.updateVector === connection.cursor.vector + 1) {
+          connection.cursor.vector = applied.updateVector;
           connection.own.delete(applied.operationId);
         }
       } catch (error) {
@@ -456,7 +432,7 @@ async function handleMessage(connection: Connection, message: ClientMessage): Pr
       } else {
         send(socket, stateMessage(state));
       }
-      connection.vector = state.updateVector;
+      connection.cursor.vector = state.updateVector;
       return;
     }
     case 'presenter_request':
@@ -591,7 +567,7 @@ export function registerCollaborationSocket(app: FastifyInstance, deps: AppDeps)
       diagramId: session.diagramId,
       permissions: 'reader',
       service,
-      vector: 0,
+      cursor: new SessionCursor(service, session.id, session.diagramId, 0),
       // Events wait behind the join: nothing is sent before the diagram's state.
       queue: new Promise<void>((resolve) => (opened = resolve)),
       alive: true,
@@ -610,7 +586,7 @@ export function registerCollaborationSocket(app: FastifyInstance, deps: AppDeps)
       throw error;
     }
     connection.permissions = joined.permissions;
-    connection.vector = joined.state.updateVector;
+    connection.cursor.vector = joined.state.updateVector;
     // The client renders nothing before the diagram's state, then needs its own entry to edit.
     send(socket, stateMessage(joined.state));
     connection.lastParticipants = JSON.stringify(participantsMessage(joined.session));

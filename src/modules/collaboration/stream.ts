@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { requirePrincipal, type ServiceContext } from '../../infra/context.js';
-import type { CellOperation } from './cell-operations.js';
-import { type CollaborationUser, diagramGone, type SessionEvent } from './events.js';
+import { SessionCursor } from './cursor.js';
+import { diagramGone, type SessionEvent } from './events.js';
 import type { ConnectionPresence } from './presence.js';
 import { CollaborationService, type DiagramState } from './service.js';
 
@@ -29,13 +29,12 @@ export class SessionStream implements AsyncIterableIterator<LiveEvent> {
   private early: SessionEvent[] | null = [];
   private chain: Promise<void> = Promise.resolve();
   private diagramId = '';
-  private vector = 0;
+  private cursor: SessionCursor | undefined;
   private lastParticipants = '';
   private finished = false;
   private closing: Promise<void> | undefined;
   private stopListening: (() => void) | undefined;
   private stopChanges: (() => void) | undefined;
-  private readonly users = new Map<string, CollaborationUser>();
 
   private constructor(
     private readonly ctx: ServiceContext,
@@ -69,7 +68,7 @@ export class SessionStream implements AsyncIterableIterator<LiveEvent> {
     }
     this.presence.hold(this.connectionId, joined.session.id, this.userId, () => this.return());
     this.diagramId = joined.session.diagramId;
-    this.vector = joined.state.updateVector;
+    this.cursor = new SessionCursor(this.service, joined.session.id, this.diagramId, joined.state.updateVector);
     this.push({ sessionId: joined.session.id, type: 'state', ...joined.state });
     this.participants({
       sessionId: joined.session.id,
@@ -93,10 +92,8 @@ export class SessionStream implements AsyncIterableIterator<LiveEvent> {
       this.chain = this.chain
         .then(async () => {
           if (this.finished) return;
-          const state = await this.service.state(this.diagramId);
-          if (state.updateVector <= this.vector) return;
-          this.vector = state.updateVector;
-          this.push({ sessionId: this.sessionId, type: 'state', ...state });
+          const state = await this.cursor!.refresh();
+          if (state) this.push(state);
         })
         .catch((error: unknown) => this.resync(error));
     });
@@ -144,13 +141,7 @@ export class SessionStream implements AsyncIterableIterator<LiveEvent> {
     if (event.except === this.connectionId) return;
     switch (event.type) {
       case 'operation':
-        if (event.updateVector <= this.vector) return;
-        if (event.updateVector > this.vector + 1) {
-          await this.catchUp(event.updateVector);
-          return;
-        }
-        this.vector = event.updateVector;
-        this.push(event);
+        for (const next of await this.cursor!.advance(event)) this.push(next);
         return;
       case 'participants':
         this.participants(event);
@@ -169,32 +160,8 @@ export class SessionStream implements AsyncIterableIterator<LiveEvent> {
     }
   }
 
-  /** Replays the log up to `upTo`; when changes are missing from it, sends the whole state instead. */
-  private async catchUp(upTo: number): Promise<void> {
-    const missed = await this.service.operationsSince(this.diagramId, this.vector, upTo);
-    if (missed.length < upTo - this.vector) {
-      await this.sendState();
-      return;
-    }
-    for (const op of missed) {
-      const userId = op.userId ?? '';
-      if (!this.users.has(userId)) this.users.set(userId, await this.service.userOf(userId));
-      this.vector = Number(op.updateVector);
-      this.push({
-        sessionId: this.sessionId,
-        type: 'operation',
-        updateVector: this.vector,
-        operationId: op.operationId,
-        user: this.users.get(userId)!,
-        cells: op.cells as unknown as CellOperation[],
-      });
-    }
-  }
-
   private async sendState(): Promise<void> {
-    const state = await this.service.state(this.diagramId);
-    this.vector = state.updateVector;
-    this.push({ sessionId: this.sessionId, type: 'state', ...state });
+    this.push(await this.cursor!.state());
   }
 
   /** Something failed while delivering: the client gets the whole state; when even that fails, the end. */
