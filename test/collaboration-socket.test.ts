@@ -333,4 +333,26 @@ describe('collaboration over TMI’s WebSocket protocol', () => {
       expect((await closed).code).toBe(1000);
     }
   });
+
+  it('a client that stops answering pings is dropped and leaves the session', async () => {
+    const quick = await startTestServer({ TMI_WS_PING_INTERVAL_MS: '150' }, { shareDatabaseWith: server });
+    try {
+      const ids = await newSession();
+      const ticket = await (await collaborationAs(quick, writer)).issueTicket(ids.session);
+      const silent = await SocketClient.open(
+        socketUrl(quick, ids.tm, ids.diagram, { session_id: ids.session, ticket }),
+      );
+      await silent.joined();
+      const rows = () => server.deps.db.prisma.collaborationParticipant.count({ where: { sessionId: ids.session } });
+      expect(await rows()).toBe(1);
+      // A client that answers nothing (a dead network path): pings go unanswered.
+      (silent.socket as unknown as { _socket: { pause(): void } })._socket.pause();
+      const deadline = Date.now() + 5000;
+      while ((await rows()) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await rows()).toBe(0);
+      silent.socket.terminate();
+    } finally {
+      await quick.close();
+    }
+  });
 });

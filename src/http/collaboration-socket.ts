@@ -23,7 +23,6 @@ const SOCKET_PATH = /^\/threat_models\/([^/]+)\/diagrams\/([^/]+)\/ws$/;
 
 /** Whether an upgrade request is for TMI's collaboration socket. */
 export const isCollaborationSocketPath = (path: string): boolean => SOCKET_PATH.test(path);
-const PING_INTERVAL_MS = 30_000;
 /** TMI's limits: 4 KB per message, 50 KB per operation. */
 const MAX_MESSAGE_BYTES = 64 * 1024;
 
@@ -653,7 +652,7 @@ export function registerCollaborationSocket(app: FastifyInstance, deps: AppDeps)
     void new CollaborationService(contextFor(undefined))
       .touchConnections(instanceId, active)
       .catch((error: unknown) => deps.log.warn({ err: error }, 'could not refresh collaboration connections'));
-  }, PING_INTERVAL_MS);
+  }, deps.config.collaboration.pingIntervalMs);
   keepalive.unref();
 
   return {

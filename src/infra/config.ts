@@ -56,6 +56,7 @@ const envSchema = z.object({
     .regex(/^[a-z_][a-z0-9_]*$/)
     .default('pgboss'),
   TMI_CLIENT_URL: z.string().optional(),
+  TMI_WS_PING_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -76,6 +77,8 @@ export interface Config {
   database: { url: string | undefined; dataDir: string; embeddedPort: number };
   redis: { url: string | undefined; prefix: string };
   jobs: { schema: string };
+  /** Collaboration sockets: a ping this often; a connection that misses a whole interval's pong is gone. */
+  collaboration: { pingIntervalMs: number };
   roles: Set<'api' | 'worker'>;
   logLevel: string;
   auth: {
@@ -121,6 +124,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     database: { url: env.DATABASE_URL, dataDir: env.TMI_DATA_DIR, embeddedPort: env.TMI_EMBEDDED_POSTGRES_PORT },
     redis: { url: env.REDIS_URL, prefix: env.TMI_PUBSUB_PREFIX },
     jobs: { schema: env.TMI_JOBS_SCHEMA },
+    collaboration: { pingIntervalMs: env.TMI_WS_PING_INTERVAL_MS },
     roles: env.TMI_ROLES,
     logLevel: env.LOG_LEVEL,
     auth: {
