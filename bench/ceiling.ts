@@ -11,47 +11,14 @@
 //                                          records for them; answers the created threats as REST does
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import pg from 'pg';
+// The point read is the very statement the server sends (the row, its people, its authorization and
+// metadata, and all its children), so the database does the same work for every target.
+import { pointReadSql } from '../src/modules/threat-models/read.js';
 
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) throw new Error('ceiling: DATABASE_URL is required');
 const port = Number(process.env.PORT ?? 0);
 const poolSize = Number(process.env.POOL_SIZE ?? 20);
-
-/** A child's metadata entries as a JSON array (as src/modules/threat-models/read.ts writes it). */
-const metadataOf = (table: string, column: string, alias: string) =>
-  `COALESCE((SELECT jsonb_agg(jsonb_build_object('id', m.id, 'key', m.key, 'value', m.value) ORDER BY m.key)
-             FROM ${table} m WHERE m.${column} = ${alias}.id), '[]'::jsonb)`;
-
-// The same statement src/modules/threat-models/read.ts sends (the row, its owner, creator and reviewer,
-// its authorization and metadata, and all its children), so the database does the same work for every
-// target. Keep it in step with read.ts.
-const pointReadSql = `
-SELECT tm.id, tm.alias, tm.name, tm.description, tm.threat_model_framework, tm.issue_uri, tm.status,
-       tm.status_updated, tm.is_confidential, tm.project_id, tm.version, tm.owner_id, tm.created_by_id,
-       tm.security_reviewer_id, tm.created_at, tm.modified_at,
-       to_json(o) AS owner, to_json(c) AS created_by, to_json(r) AS security_reviewer,
-       COALESCE((SELECT json_agg(json_build_array(a.id, a.position, a.principal_type, a.provider, a.provider_id,
-                                                  a.display_name, a.email, a.role) ORDER BY a.position)
-                 FROM threat_model_access a WHERE a.threat_model_id = tm.id), '[]') AS authorization,
-       COALESCE((SELECT json_agg(json_build_array(m.id, m.key, m.value) ORDER BY m.key)
-                 FROM threat_model_metadata m WHERE m.threat_model_id = tm.id), '[]') AS metadata,
-       COALESCE((SELECT json_agg(to_json(d) ORDER BY d.alias)
-                 FROM documents d WHERE d.threat_model_id = tm.id), '[]') AS documents,
-       COALESCE((SELECT json_agg(to_json(n) ORDER BY n.alias)
-                 FROM notes n WHERE n.threat_model_id = tm.id), '[]') AS notes,
-       COALESCE((SELECT json_agg(to_json(r) ORDER BY r.alias)
-                 FROM repositories r WHERE r.threat_model_id = tm.id), '[]') AS repositories,
-       COALESCE((SELECT json_agg(to_json(t)::jsonb || jsonb_build_object('metadata', ${metadataOf('threat_metadata', 'threat_id', 't')})
-                                 ORDER BY t.alias)
-                 FROM threats t WHERE t.threat_model_id = tm.id), '[]') AS threats,
-       COALESCE((SELECT json_agg(to_json(a)::jsonb || jsonb_build_object('metadata', ${metadataOf('asset_metadata', 'asset_id', 'a')})
-                                 ORDER BY a.alias)
-                 FROM assets a WHERE a.threat_model_id = tm.id), '[]') AS assets
-FROM threat_models tm
-JOIN users o ON o.id = tm.owner_id
-JOIN users c ON c.id = tm.created_by_id
-LEFT JOIN users r ON r.id = tm.security_reviewer_id
-WHERE tm.id = $1`;
 
 // Bulk create in one statement: $1 threat model, $2 the threats (JSON, stored column names), $3 how
 // many, $4 a request id. Writes what the server writes: the alias counter, the threats, their metadata,
@@ -236,6 +203,37 @@ function threat(row: Row): Row {
 
 const asset = (row: Row) => pick({ ...row, metadata: entries(row.metadata) }, ASSET);
 
+const DIAGRAM = [
+  'id',
+  'alias',
+  'name',
+  'type',
+  'description',
+  'image',
+  'include_in_report',
+  'timmy_enabled',
+  'created_at',
+  'modified_at',
+  'cells',
+  'color_palette',
+  'metadata',
+  'update_vector',
+  'version',
+] as const;
+
+function diagram(row: Row): Row {
+  const image = row.image as { svg?: string; updateVector?: number } | null;
+  return pick(
+    {
+      ...row,
+      image: image && pick({ svg: image.svg, update_vector: image.updateVector }, ['svg', 'update_vector']),
+      metadata: entries(row.metadata),
+      update_vector: Number(row.update_vector),
+    },
+    DIAGRAM,
+  );
+}
+
 function threatModel(row: Row): Row {
   return {
     ...pick(row, [
@@ -274,6 +272,7 @@ function threatModel(row: Row): Row {
     repositories: (row.repositories as Row[]).map((r) => pick(r, REPOSITORY)),
     threats: (row.threats as Row[]).map(threat),
     assets: (row.assets as Row[]).map(asset),
+    diagrams: (row.diagrams as Row[]).map(diagram),
   };
 }
 
