@@ -23,20 +23,26 @@
 //   BENCH_COLLAB_TARGETS      subset of bare,server,relay,server2 (default all four)
 //   BENCH_COLLAB_IDLE         idle connections for the memory measurement; 0 skips it (default 500)
 //   BENCH_CPU_PROF            a directory: the server instances run with --cpu-prof and write profiles there
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { type RawData, WebSocket } from 'ws';
 import { applyMigrations } from '../src/infra/migrate.js';
 import { login, TEST_CALLBACK as CLIENT_CALLBACK } from '../test/helpers/login.js';
-
-const root = fileURLToPath(new URL('..', import.meta.url));
+import {
+  BenchError,
+  type Child,
+  cleanup,
+  cleanups,
+  freePort,
+  redisAnswers,
+  sleep,
+  startChild,
+  withDatabase,
+} from './harness.js';
 
 const num = (name: string, fallback: number, allowZero = false): number => {
   const raw = process.env[name];
@@ -74,35 +80,11 @@ const GOAL_IDLE_BYTES = 26 * 1024;
 const DRAIN_MS = 5000;
 
 // ---------------------------------------------------------------------------------------------------
-// Cleanup, whatever happens.
+// Small helpers.
 
-const cleanups: (() => Promise<void>)[] = [];
-let cleaning: Promise<void> | undefined;
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const step of cleanups.splice(0).reverse()) {
-      try {
-        await step();
-      } catch (error) {
-        console.error(`cleanup step failed: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    }
-  })();
-  return cleaning;
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: cleaning up`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-class BenchError extends Error {}
 function check(condition: unknown, message: string): asserts condition {
   if (!condition) throw new BenchError(message);
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function describe(error: unknown): string {
   const parts: string[] = [];
@@ -116,39 +98,6 @@ function describe(error: unknown): string {
     }
   }
   return parts.join(' <- caused by: ');
-}
-
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function redisAnswers(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: hostname || '127.0.0.1', port: Number(port || 6379) });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
-  });
 }
 
 /** Runs `work` over `items` with at most `limit` at a time. */
@@ -216,66 +165,6 @@ async function backendPids(admin: pg.Client, database: string): Promise<number[]
     [database],
   );
   return rows.map((row) => row.pid);
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Child processes, each with its own event loop.
-
-interface Child {
-  name: string;
-  url: string;
-  process: ChildProcess;
-  stop(): Promise<void>;
-}
-
-async function startChild(name: string, args: string[], env: Record<string, string>, port: number): Promise<Child> {
-  const child = spawn(process.execPath, args, {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const quiet = /listening on|^Debugger listening|^For help, see/;
-  const prefix = (data: Buffer) =>
-    data
-      .toString()
-      .split('\n')
-      .filter((line) => line.trim() !== '' && !quiet.test(line))
-      .map((line) => `  [${name}] ${line}\n`)
-      .join('');
-  child.stdout!.on('data', (data: Buffer) => process.stderr.write(prefix(data)));
-  child.stderr!.on('data', (data: Buffer) => process.stderr.write(prefix(data)));
-  let exited: number | string | null | undefined;
-  const exit = new Promise<void>((resolve) =>
-    child.once('exit', (code, signal) => {
-      exited = code ?? signal;
-      resolve();
-    }),
-  );
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (exited !== undefined) return;
-    child.kill('SIGTERM');
-    const killed = await Promise.race([exit.then(() => true), sleep(15_000).then(() => false)]);
-    if (!killed) {
-      child.kill('SIGKILL');
-      await exit;
-    }
-  };
-  cleanups.push(stop);
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (exited !== undefined) throw new BenchError(`${name} exited (${String(exited)}) before answering GET /`);
-    try {
-      const response = await fetch(`${url}/`, { signal: AbortSignal.timeout(2000) });
-      await response.arrayBuffer();
-      if (response.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new BenchError(`${name} did not answer GET / within 120 s`);
-    await sleep(200);
-  }
-  return { name, url, process: child, stop };
 }
 
 // ---------------------------------------------------------------------------------------------------

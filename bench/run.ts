@@ -22,22 +22,30 @@
 //                       large read uses a tenth, the bulk create 10 requests)
 //   BENCH_TARGETS       comma-separated subset of rest,graphql,ceiling (default all three)
 //   BENCH_CPU_PROF      a directory: the measured server runs with --cpu-prof and writes its profile there
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { print } from 'graphql';
 import pg from 'pg';
 import { login, TEST_CALLBACK as CLIENT_CALLBACK } from '../test/helpers/login.js';
 import { applyMigrations } from '../src/infra/migrate.js';
 import { CreateThreatsDocument, GetThreatModelDocument } from '../rest-compat/generated/graphql.js';
-
-const root = fileURLToPath(new URL('..', import.meta.url));
+import {
+  BenchError,
+  cleanup,
+  cleanups,
+  freePort,
+  redisAnswers,
+  root,
+  sleep,
+  startChild,
+  withDatabase,
+} from './harness.js';
 
 const num = (name: string, fallback: number): number => {
   const raw = process.env[name];
@@ -122,73 +130,13 @@ type Autocannon = (
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 // ---------------------------------------------------------------------------------------------------
-// Cleanup, whatever happens.
-
-const cleanups: (() => Promise<void>)[] = [];
-let cleaning: Promise<void> | undefined;
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const step of cleanups.splice(0).reverse()) {
-      try {
-        await step();
-      } catch (error) {
-        console.error(`cleanup step failed: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    }
-  })();
-  return cleaning;
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: cleaning up`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-// ---------------------------------------------------------------------------------------------------
 // Small helpers.
 
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function redisAnswers(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: hostname || '127.0.0.1', port: Number(port || 6379) });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
-  });
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 };
-
-class BenchError extends Error {}
 
 /** An error with its causes (fetch failures keep the reason in `cause`). */
 function describe(error: unknown, stack = false): string {
@@ -321,69 +269,6 @@ class DatabaseProbe {
     await this.client?.end();
     this.client = undefined;
   }
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Child processes: the server under test and the ceiling, each with its own event loop.
-
-interface Child {
-  name: string;
-  url: string;
-  process: ChildProcess;
-  stop(): Promise<void>;
-}
-
-async function startChild(name: string, args: string[], env: Record<string, string>, port: number): Promise<Child> {
-  const child = spawn(process.execPath, args, {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const prefix = (data: Buffer) =>
-    data
-      .toString()
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .map((line) => `  [${name}] ${line}\n`)
-      .join('');
-  child.stdout!.on('data', (data: Buffer) => {
-    if (!/listening on/.test(data.toString())) process.stderr.write(prefix(data));
-  });
-  child.stderr!.on('data', (data: Buffer) => process.stderr.write(prefix(data)));
-  let exited: number | string | null | undefined;
-  const exit = new Promise<void>((resolve) =>
-    child.once('exit', (code, signal) => {
-      exited = code ?? signal;
-      resolve();
-    }),
-  );
-
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (exited !== undefined) return;
-    child.kill('SIGTERM');
-    const killed = await Promise.race([exit.then(() => true), sleep(15_000).then(() => false)]);
-    if (!killed) {
-      child.kill('SIGKILL');
-      await exit;
-    }
-  };
-  cleanups.push(stop);
-
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (exited !== undefined) throw new BenchError(`${name} exited (${String(exited)}) before answering GET /`);
-    try {
-      const response = await fetch(`${url}/`, { signal: AbortSignal.timeout(2000) });
-      await response.arrayBuffer();
-      if (response.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new BenchError(`${name} did not answer GET / within 120 s`);
-    await sleep(200);
-  }
-  return { name, url, process: child, stop };
 }
 
 // ---------------------------------------------------------------------------------------------------
