@@ -71,6 +71,7 @@ export async function startServer(
       log,
       registry: [purgeExpiredCredentialsHandler(db), sweepCollaborationHandler(systemContext)],
       work: config.roles.has('worker'),
+      superviseIntervalSeconds: config.jobs.superviseIntervalSeconds,
     });
     cleanups.push(() => jobs.stop());
 
@@ -101,6 +102,7 @@ export async function startServer(
         log: requestLog ?? log,
         requestId,
         now: () => new Date(),
+        webhooks: config.webhooks,
       }),
     };
     const stopRevocationSync = await startRevocationSync(deps);

@@ -57,6 +57,17 @@ const envSchema = z.object({
     .default('pgboss'),
   TMI_CLIENT_URL: z.string().optional(),
   TMI_WS_PING_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  TMI_JOBS_SUPERVISE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  TMI_WEBHOOK_ALLOW_HTTP_TARGETS: bool(false),
+  TMI_SSRF_WEBHOOK_ALLOWLIST: csv,
+  TMI_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  TMI_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
+  TMI_WEBHOOK_RETRY_DELAY_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
+  TMI_WEBHOOK_RETRY_DELAY_MAX_SECONDS: z.coerce.number().int().min(1).max(86_400).default(3600),
+  TMI_WEBHOOK_FAILURE_THRESHOLD: z.coerce.number().int().min(1).max(1000).default(10),
+  TMI_WEBHOOK_IN_PROGRESS_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
+  TMI_WEBHOOK_WORKER_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(100),
+  TMI_WEBHOOK_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -76,9 +87,10 @@ export interface Config {
   };
   database: { url: string | undefined; dataDir: string; embeddedPort: number };
   redis: { url: string | undefined; prefix: string };
-  jobs: { schema: string };
+  jobs: { schema: string; superviseIntervalSeconds: number };
   /** Collaboration sockets: a ping this often; a connection that misses a whole interval's pong is gone. */
   collaboration: { pingIntervalMs: number };
+  webhooks: WebhookConfig;
   roles: Set<'api' | 'worker'>;
   logLevel: string;
   auth: {
@@ -93,6 +105,23 @@ export interface Config {
   };
   operator: { name: string; contact: string } | undefined;
   clientUrl: string | undefined;
+}
+
+export interface WebhookConfig {
+  /** Plain http targets are allowed (local development only). */
+  allowHttpTargets: boolean;
+  /** Hosts a webhook may target whatever they resolve to (e.g. 127.0.0.1, localhost for a local receiver). */
+  allowedHosts: string[];
+  timeoutMs: number;
+  /** Attempts per delivery, the first included; then it is `failed`. */
+  maxAttempts: number;
+  retryDelaySeconds: number;
+  retryDelayMaxSeconds: number;
+  /** Consecutive failed deliveries after which a subscription stops receiving (`pending_delete`). */
+  failureThreshold: number;
+  /** An async delivery with no final status callback for this long is `failed`. */
+  inProgressTimeoutSeconds: number;
+  worker: { batchSize: number; concurrency: number };
 }
 
 export class ConfigError extends Error {
@@ -123,8 +152,19 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     database: { url: env.DATABASE_URL, dataDir: env.TMI_DATA_DIR, embeddedPort: env.TMI_EMBEDDED_POSTGRES_PORT },
     redis: { url: env.REDIS_URL, prefix: env.TMI_PUBSUB_PREFIX },
-    jobs: { schema: env.TMI_JOBS_SCHEMA },
+    jobs: { schema: env.TMI_JOBS_SCHEMA, superviseIntervalSeconds: env.TMI_JOBS_SUPERVISE_INTERVAL_SECONDS },
     collaboration: { pingIntervalMs: env.TMI_WS_PING_INTERVAL_MS },
+    webhooks: {
+      allowHttpTargets: env.TMI_WEBHOOK_ALLOW_HTTP_TARGETS,
+      allowedHosts: env.TMI_SSRF_WEBHOOK_ALLOWLIST,
+      timeoutMs: env.TMI_WEBHOOK_TIMEOUT_MS,
+      maxAttempts: env.TMI_WEBHOOK_MAX_ATTEMPTS,
+      retryDelaySeconds: env.TMI_WEBHOOK_RETRY_DELAY_SECONDS,
+      retryDelayMaxSeconds: env.TMI_WEBHOOK_RETRY_DELAY_MAX_SECONDS,
+      failureThreshold: env.TMI_WEBHOOK_FAILURE_THRESHOLD,
+      inProgressTimeoutSeconds: env.TMI_WEBHOOK_IN_PROGRESS_TIMEOUT_SECONDS,
+      worker: { batchSize: env.TMI_WEBHOOK_WORKER_BATCH_SIZE, concurrency: env.TMI_WEBHOOK_WORKER_CONCURRENCY },
+    },
     roles: env.TMI_ROLES,
     logLevel: env.LOG_LEVEL,
     auth: {

@@ -1,5 +1,6 @@
 import type { Principal } from '../auth/principal.js';
 import { AppError } from './errors/registry.js';
+import type { WebhookConfig } from './config.js';
 import type { Database } from './db.js';
 import type { Jobs } from './jobs.js';
 import type { Logger } from './logger.js';
@@ -14,6 +15,8 @@ export interface ServiceContext {
   log: Logger;
   requestId: string;
   now: () => Date;
+  /** Webhook policy (SSRF rules, timeouts, retries) for the services that create and send deliveries. */
+  webhooks: WebhookConfig;
 }
 
 export type AuthenticatedContext = ServiceContext & { principal: Principal };

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { insertEventsStatement } from '../events/events.js';
+import { fanOutStatement } from '../webhooks/fanout.js';
 import { accessTuplesSql } from '../threat-models/read.js';
 import type { Cell } from '../diagrams/cells.js';
 import type { CellOperation } from './cell-operations.js';
@@ -42,8 +43,9 @@ WITH diagram AS (
   WHERE diagram_id = $1::uuid AND update_vector = $15::bigint AND EXISTS (SELECT 1 FROM diagram)
 ), session AS (
   UPDATE collaboration_sessions SET last_activity_at = $4::timestamptz WHERE id = $6::uuid AND EXISTS (SELECT 1 FROM diagram)
-), events AS (${insertEventsStatement(14, 4, 'diagram')})
-SELECT * FROM events`;
+), events AS (${insertEventsStatement(14, 4, 'diagram')}
+), deliveries AS (${fanOutStatement('events')})
+SELECT events.*, (SELECT COALESCE(array_agg(id::text), '{}') FROM deliveries) AS delivery_ids FROM events`;
 
 export interface DiagramSnapshot {
   id: string;

@@ -3,7 +3,8 @@ import type { Prisma, User } from '../../generated/prisma/client.js';
 import { requirePrincipal, type ServiceContext } from '../../infra/context.js';
 import type { Tx } from '../../infra/db.js';
 import { AppError } from '../../infra/errors/registry.js';
-import { eventMessages, eventsParameter, publishEvents } from '../events/events.js';
+import { deliveryIdsOf, eventMessages, eventsParameter, publishEvents } from '../events/events.js';
+import { enqueueDeliveries } from '../webhooks/fanout.js';
 import type { Cell } from '../diagrams/cells.js';
 import { authorizeThreatModel } from '../threat-models/access.js';
 import { parseId } from '../threat-models/input.js';
@@ -500,6 +501,10 @@ export class CollaborationService {
         throw error;
       }
       if (!rows) continue;
+      // The edit is one statement outside a transaction: its deliveries are stored with it, their jobs
+      // enqueued right after (the webhook sweep enqueues any a crash in between left without one).
+      const deliveryIds = deliveryIdsOf(rows);
+      if (deliveryIds.length > 0) await enqueueDeliveries(this.ctx, this.ctx.db.prisma, deliveryIds);
       const result = { updateVector, operationId: opId, cells: applied.applied };
       await publishEvents(this.ctx, eventMessages(rows));
       await this.publishOperation(diagram.sessionId, result);

@@ -2,6 +2,7 @@ import type { Prisma } from '../../generated/prisma/client.js';
 import type { ServiceContext } from '../../infra/context.js';
 import type { Tx } from '../../infra/db.js';
 import type { DomainEventMessage } from '../../infra/pubsub.js';
+import { enqueueDeliveries, fanOutStatement } from '../webhooks/fanout.js';
 
 /** The resources whose changes TMI announces, and its `{resource}.{action}` event names. */
 export type EventResource =
@@ -40,7 +41,9 @@ export async function withEvents<T>(ctx: ServiceContext, work: (tx: Tx, events: 
       },
     };
     const value = await work(tx, log);
-    recorded = await storeEvents(ctx, (text, values) => tx.$queryRawUnsafe(text, ...values), pending);
+    const stored = await storeEvents(ctx, (text, values) => tx.$queryRawUnsafe(text, ...values), pending);
+    if (stored.deliveryIds.length > 0) await enqueueDeliveries(ctx, tx, stored.deliveryIds);
+    recorded = stored.messages;
     return value;
   });
   await publishEvents(ctx, recorded);
@@ -76,7 +79,10 @@ ORDER BY e.ord
 RETURNING id, sequence::text AS sequence, event_type, threat_model_id, object_type, object_id, actor_id, occurred_at, data`;
 }
 
-const insertEventsSql = insertEventsStatement(1, 2);
+// The events and, in the same statement, the webhook deliveries they cause.
+const insertEventsSql = `
+WITH events AS (${insertEventsStatement(1, 2)}), deliveries AS (${fanOutStatement('events')})
+SELECT events.*, (SELECT COALESCE(array_agg(id::text), '{}') FROM deliveries) AS delivery_ids FROM events`;
 
 interface StoredEventRow {
   id: string;
@@ -125,12 +131,21 @@ export function eventMessages(rows: unknown[]): DomainEventMessage[] {
     }));
 }
 
-/** Stores events in the caller's transaction, in one statement, and returns them as they will be published. */
+/** The ids of the webhook deliveries a statement's `delivery_ids` column lists (every row lists them all). */
+export function deliveryIdsOf(rows: unknown[]): string[] {
+  return (rows[0] as { delivery_ids?: string[] } | undefined)?.delivery_ids ?? [];
+}
+
+/**
+ * Stores events in the caller's transaction, in one statement with the webhook deliveries they cause,
+ * and returns them as they will be published.
+ */
 async function storeEvents(
   ctx: ServiceContext,
   run: SqlRunner,
   events: DomainEventInput[],
-): Promise<DomainEventMessage[]> {
-  if (events.length === 0) return [];
-  return eventMessages(await run(insertEventsSql, [eventsParameter(ctx, events), ctx.now()]));
+): Promise<{ messages: DomainEventMessage[]; deliveryIds: string[] }> {
+  if (events.length === 0) return { messages: [], deliveryIds: [] };
+  const rows = await run(insertEventsSql, [eventsParameter(ctx, events), ctx.now()]);
+  return { messages: eventMessages(rows), deliveryIds: deliveryIdsOf(rows) };
 }

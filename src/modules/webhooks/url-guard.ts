@@ -117,17 +117,20 @@ export async function checkWebhookTarget(rawUrl: string, policy: TargetPolicy): 
   return addresses;
 }
 
+function normalizeHost(host: string): string {
+  return host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
+}
+
 /** `TMI_SSRF_WEBHOOK_ALLOWLIST`'s value as a set of lower-case host names. */
-export function parseAllowedHosts(value: string | undefined): Set<string> {
-  return new Set(
-    (value ?? '')
-      .split(',')
-      .map((host) =>
-        host
-          .trim()
-          .toLowerCase()
-          .replace(/^\[(.*)\]$/, '$1'),
-      )
-      .filter(Boolean),
-  );
+export function parseAllowedHosts(value: string | string[] | undefined): Set<string> {
+  const hosts = Array.isArray(value) ? value : (value ?? '').split(',');
+  return new Set(hosts.map(normalizeHost).filter(Boolean));
+}
+
+/** The guard's policy as configured. */
+export function targetPolicy(webhooks: { allowHttpTargets: boolean; allowedHosts: string[] }): TargetPolicy {
+  return { allowHttp: webhooks.allowHttpTargets, allowedHosts: parseAllowedHosts(webhooks.allowedHosts) };
 }
