@@ -10,10 +10,9 @@ import type { Principal } from '../auth/principal.js';
 import { AppError } from '../infra/errors/registry.js';
 import type { ServiceContext } from '../infra/context.js';
 import { OperationRejected } from '../modules/collaboration/cell-operations.js';
-import { type CollaborationUser, diagramGone, type SessionEvent } from '../modules/collaboration/events.js';
-import type { DomainEventMessage } from '../infra/pubsub.js';
+import type { CollaborationUser } from '../modules/collaboration/events.js';
+import { type Fanned, type FeedEvent, type FeedMembership, SessionFeeds } from '../modules/collaboration/feed.js';
 import { CollaborationService, type DiagramState, type SessionView } from '../modules/collaboration/service.js';
-import { SessionCursor } from '../modules/collaboration/cursor.js';
 import { tokenFromHeaders } from './auth.js';
 
 // TMI's diagram-collaboration WebSocket protocol (tmi-asyncapi.yml), translated onto the collaboration
@@ -79,19 +78,28 @@ const wireUser = (u: CollaborationUser) => ({
 
 const named = (u: z.infer<typeof user>) => ({ provider: u.provider, providerId: u.provider_id, email: u.email });
 
+/**
+ * One client's connection: a listener of the instance's feed of its session (`SessionFeeds`), which
+ * delivers the session's events in update-vector order; this adapter only turns them into frames.
+ */
 interface Connection {
-  id: string;
+  connectionId: string;
   socket: WebSocket;
   principal: Principal;
   sessionId: string;
-  threatModelId: string;
   diagramId: string;
   permissions: 'reader' | 'writer';
   service: CollaborationService;
-  /** Where this connection's client is in the diagram's history: events are delivered after it, in order. */
-  cursor: SessionCursor;
-  /** Work on this connection runs one step at a time, so its messages keep their order. */
+  /** Its place in the session's feed: the update vector its client has. */
+  membership: FeedMembership;
+  /**
+   * Its client's messages are handled one at a time, in order. Events from the feed do not wait behind
+   * them (a broadcast is not held up by the receiver's own operation in flight), except where a message
+   * sends the client a state or a vector (`holdEvents`).
+   */
   queue: Promise<void>;
+  /** Events kept back while a message's answer that carries the diagram's vector is prepared. */
+  held: Fanned[] | undefined;
   alive: boolean;
   active: boolean;
   /** The participants list last sent, so an identical one is not sent twice. */
@@ -105,149 +113,11 @@ interface Connection {
   applied: Set<number>;
 }
 
-/** This instance's connections by session, each session listening to its events on the pubsub bus. */
-/** How long a session waits for a missing update vector before letting connections replay it from the log. */
-const REORDER_WAIT_MS = 250;
-
-interface SessionEntry {
-  connections: Set<Connection>;
-  stop?: Promise<() => void>;
-  /** The threat model's change feed: a REST write to the diagram during the session means new state. */
-  stopChanges?: Promise<() => void>;
-  /** The last update vector fanned out in order, and operations that overtook a missing one. */
-  vector?: number;
-  held: Map<number, SessionEvent & { type: 'operation' }>;
-  timer?: NodeJS.Timeout;
-}
-
-/**
- * This instance's connections by session, each session listening to its events on the pubsub bus.
- * Broadcasts from different instances can overtake each other: operations are put back in update-vector
- * order once per session here (a short wait for a missing vector), so connections rarely need the log.
- * Each event is serialized once for all the connections it goes to.
- */
-class SessionHub {
-  private readonly sessions = new Map<string, SessionEntry>();
-
-  constructor(private readonly deps: AppDeps) {}
-
-  /** Resolves once this instance listens to the session's events (the first connection subscribes). */
-  async add(connection: Connection): Promise<void> {
-    let entry = this.sessions.get(connection.sessionId);
-    if (!entry) {
-      const created: SessionEntry = { connections: new Set(), held: new Map() };
-      created.stop = this.deps.pubsub.listen('diagram.events', connection.sessionId, (event) =>
-        this.receive(created, event),
-      );
-      created.stopChanges = this.deps.pubsub.listen('threat_model.events', connection.threatModelId, (event) =>
-        this.changedElsewhere(created, connection.diagramId, event),
-      );
-      this.sessions.set(connection.sessionId, created);
-      entry = created;
-    }
-    entry.connections.add(connection);
-    await Promise.all([entry.stop, entry.stopChanges]);
-  }
-
-  remove(connection: Connection): void {
-    const entry = this.sessions.get(connection.sessionId);
-    if (!entry) return;
-    entry.connections.delete(connection);
-    if (entry.connections.size === 0) {
-      this.sessions.delete(connection.sessionId);
-      clearTimeout(entry.timer);
-      void entry.stop?.then((stop) => stop());
-      void entry.stopChanges?.then((stop) => stop());
-    }
-  }
-
-  all(): Connection[] {
-    return [...this.sessions.values()].flatMap((entry) => [...entry.connections]);
-  }
-
-  /**
-   * The diagram changed outside the session (a REST or GraphQL write, which has no operation to
-   * broadcast): every connection gets the whole state again, and operations after it are not held back.
-   */
-  private changedElsewhere(entry: SessionEntry, diagramId: string, event: DomainEventMessage): void {
-    if (diagramGone(event, diagramId)) {
-      // Its session went with it (the rows cascade): the connections are told and closed.
-      const [any] = entry.connections;
-      if (any) this.fanOut(entry, { sessionId: any.sessionId, type: 'ended' });
-      return;
-    }
-    if (event.eventType !== 'diagram.updated' || event.objectId !== diagramId) return;
-    const data = event.data as { operationId?: string; updateVector?: number };
-    if (data.operationId) return;
-    if (typeof data.updateVector === 'number') {
-      entry.vector = Math.max(entry.vector ?? 0, data.updateVector);
-      for (const [vector] of entry.held) if (vector <= entry.vector) entry.held.delete(vector);
-    }
-    let state: Promise<DiagramState> | undefined;
-    for (const connection of entry.connections) {
-      enqueue(connection, async () => {
-        state ??= connection.service.state(diagramId);
-        const current = await state;
-        if (current.updateVector <= connection.cursor.vector) return;
-        connection.cursor.vector = current.updateVector;
-        send(connection.socket, stateMessage(current));
-      });
-    }
-  }
-
-  private receive(entry: SessionEntry, event: SessionEvent): void {
-    if (event.type !== 'operation') {
-      this.fanOut(entry, event);
-      return;
-    }
-    if (entry.vector === undefined || event.updateVector === entry.vector + 1) {
-      this.fanOutInOrder(entry, event);
-      return;
-    }
-    if (event.updateVector <= entry.vector) return;
-    entry.held.set(event.updateVector, event);
-    entry.timer ??= setTimeout(() => this.release(entry), REORDER_WAIT_MS);
-  }
-
-  private fanOutInOrder(entry: SessionEntry, event: SessionEvent & { type: 'operation' }): void {
-    this.fanOut(entry, event);
-    entry.vector = event.updateVector;
-    for (let next = entry.held.get(entry.vector + 1); next; next = entry.held.get(entry.vector + 1)) {
-      entry.held.delete(next.updateVector);
-      this.fanOut(entry, next);
-      entry.vector = next.updateVector;
-    }
-    if (entry.held.size === 0) {
-      clearTimeout(entry.timer);
-      entry.timer = undefined;
-    }
-  }
-
-  /** The missing vector did not come (a REST write has none): pass on what is held; connections replay. */
-  private release(entry: SessionEntry): void {
-    entry.timer = undefined;
-    const held = [...entry.held.values()].sort((a, b) => a.updateVector - b.updateVector);
-    entry.held.clear();
-    for (const event of held) {
-      this.fanOut(entry, event);
-      entry.vector = event.updateVector;
-    }
-  }
-
-  private fanOut(entry: SessionEntry, event: SessionEvent): void {
-    let wire: string | undefined;
-    const serialized = () => (wire ??= serialize(event));
-    for (const connection of entry.connections) {
-      if (event.to && event.to !== connection.principal.userId) continue;
-      if (event.except === connection.id) continue;
-      enqueue(connection, () => deliverTo(connection, event, serialized));
-    }
-  }
-}
-
-/** The frame an event becomes (the same for every connection it goes to). */
-function serialize(event: SessionEvent): string {
+/** The frame an event becomes, the same for every connection it goes to (rendered once, `Fanned.render`). */
+function serialize(event: FeedEvent): string {
   switch (event.type) {
+    case 'state':
+      return JSON.stringify(stateMessage(event));
     case 'operation':
       return JSON.stringify(operationMessage(event));
     case 'participants':
@@ -319,27 +189,29 @@ function operationMessage(op: { updateVector: number; operationId: string; user:
   };
 }
 
-/** Sends an event to one connection; operations strictly in update-vector order, gaps filled from the log. */
-async function deliverTo(connection: Connection, event: SessionEvent, wire: () => string): Promise<void> {
-  const socket = connection.socket;
-  const sendWire = () => {
-    if (socket.readyState === socket.OPEN) socket.send(wire());
+/** Sends one of the feed's events (already in order, and past what the client has) to a connection. */
+function deliverTo(connection: Connection, fanned: Fanned): void {
+  if (connection.held) {
+    connection.held.push(fanned);
+    return;
+  }
+  const { socket } = connection;
+  const event = fanned.event;
+  const sendFrame = () => {
+    if (socket.readyState === socket.OPEN) socket.send(fanned.render(serialize));
   };
   switch (event.type) {
-    case 'operation': {
-      for (const next of await connection.cursor.advance(event)) {
-        if (next.type === 'state') send(socket, stateMessage(next));
-        else if (!connection.own.delete(next.operationId)) {
-          if (next === event) sendWire();
-          else send(socket, operationMessage(next));
-        }
-      }
+    case 'operation':
+      // The sender applied it already: it is never echoed.
+      if (!connection.own.delete(event.operationId)) sendFrame();
       return;
-    }
+    case 'state':
+      sendFrame();
+      return;
     case 'participants': {
       // The joining connection got the list directly; the same list again (its own join) is noise.
-      const message = wire();
-      if (message !== connection.lastParticipants) sendWire();
+      const message = fanned.render(serialize);
+      if (message !== connection.lastParticipants) sendFrame();
       connection.lastParticipants = message;
       return;
     }
@@ -347,7 +219,7 @@ async function deliverTo(connection: Connection, event: SessionEvent, wire: () =
     case 'presenter_denied':
     case 'presenter_cursor':
     case 'presenter_selection':
-      sendWire();
+      sendFrame();
       return;
     case 'removed':
       if (event.userId !== connection.principal.userId) return;
@@ -358,6 +230,33 @@ async function deliverTo(connection: Connection, event: SessionEvent, wire: () =
       sendError(socket, 'session_ended', 'The collaboration session has ended');
       socket.close(1000, 'session ended');
       return;
+  }
+}
+
+/**
+ * Runs a step that sends the client the diagram's vector (`update_vector`), holding the feed's events
+ * meanwhile: afterwards the client has what the step sent (`vector`), and only events past it follow.
+ */
+async function holdEvents(connection: Connection, step: () => Promise<number | undefined>): Promise<void> {
+  connection.held ??= [];
+  let vector: number | undefined;
+  try {
+    vector = await step();
+  } finally {
+    const held = connection.held;
+    connection.held = undefined;
+    if (vector !== undefined) connection.membership.vector = vector;
+    for (const fanned of held) {
+      const event = fanned.event;
+      if (
+        vector !== undefined &&
+        (event.type === 'operation' || event.type === 'state') &&
+        event.updateVector <= vector
+      ) {
+        continue;
+      }
+      deliverTo(connection, fanned);
+    }
   }
 }
 
@@ -387,8 +286,9 @@ async function handleMessage(connection: Connection, message: ClientMessage): Pr
           ownVectors: connection.applied,
         });
         connection.applied.add(applied.updateVector);
-        if (applied.updateVector === connection.cursor.vector + 1) {
-          connection.cursor.vector = applied.updateVector;
+        // Its client has it (it is never echoed): when it is the next vector, nothing is left to skip.
+        if (applied.updateVector === connection.membership.vector + 1) {
+          connection.membership.vector = applied.updateVector;
           connection.own.delete(applied.operationId);
         }
       } catch (error) {
@@ -418,22 +318,24 @@ async function handleMessage(connection: Connection, message: ClientMessage): Pr
       }
       return;
     }
-    case 'sync_status_request': {
-      const state = await service.state(connection.diagramId);
-      send(socket, { message_type: 'sync_status_response', update_vector: state.updateVector });
+    case 'sync_status_request':
+      send(socket, {
+        message_type: 'sync_status_response',
+        update_vector: await service.diagramVector(connection.diagramId),
+      });
       return;
-    }
     case 'sync_request':
-    case 'diagram_state_sync': {
-      const state = await service.state(connection.diagramId);
-      if (message.update_vector != null && message.update_vector === state.updateVector) {
-        send(socket, { message_type: 'sync_status_response', update_vector: state.updateVector });
-      } else {
-        send(socket, stateMessage(state));
-      }
-      connection.cursor.vector = state.updateVector;
+    case 'diagram_state_sync':
+      await holdEvents(connection, async () => {
+        const state = await service.state(connection.diagramId);
+        if (message.update_vector != null && message.update_vector === state.updateVector) {
+          send(socket, { message_type: 'sync_status_response', update_vector: state.updateVector });
+        } else {
+          send(socket, stateMessage(state));
+        }
+        return state.updateVector;
+      });
       return;
-    }
     case 'presenter_request':
       await service.requestPresenter(sessionId);
       return;
@@ -453,8 +355,20 @@ async function handleMessage(connection: Connection, message: ClientMessage): Pr
       const me = await service.userOf(connection.principal.userId);
       await service.publish(
         message.message_type === 'presenter_cursor'
-          ? { sessionId, except: connection.id, type: 'presenter_cursor', user: me, ...message.cursor_position }
-          : { sessionId, except: connection.id, type: 'presenter_selection', user: me, cells: message.selected_cells },
+          ? {
+              sessionId,
+              except: connection.connectionId,
+              type: 'presenter_cursor',
+              user: me,
+              ...message.cursor_position,
+            }
+          : {
+              sessionId,
+              except: connection.connectionId,
+              type: 'presenter_selection',
+              user: me,
+              cells: message.selected_cells,
+            },
       );
       return;
     }
@@ -495,10 +409,13 @@ function refuse(socket: Duplex, status: number, error: Error): void {
  */
 export function registerCollaborationSocket(app: FastifyInstance, deps: AppDeps) {
   const instanceId = randomUUID();
-  const hub = new SessionHub(deps);
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
   const contextFor = (principal: Principal | undefined): ServiceContext =>
     deps.serviceContext({ principal, requestId: randomUUID() });
+  /** The sessions' events, one feed per session for every transport of this instance. */
+  const feeds = SessionFeeds.of(contextFor(undefined));
+  /** This instance's open connections. */
+  const connections = new Set<Connection>();
 
   async function authenticate(request: IncomingMessage, url: URL): Promise<Principal> {
     const sessionId = url.searchParams.get('session_id');
@@ -556,41 +473,54 @@ export function registerCollaborationSocket(app: FastifyInstance, deps: AppDeps)
     const id = randomUUID();
     const pending: RawData[] = [];
     socket.on('message', (data) => pending.push(data));
-    let opened!: () => void;
+    let closedEarly = false;
+    socket.once('close', () => (closedEarly = true));
+    // Listen before reading the state, so no change committed after that read can be missed; the
+    // membership skips what the state already holds. It delivers nothing before `start`, after the join.
+    const membership = await feeds.join(
+      { id: session.id, diagramId: session.diagramId, threatModelId: session.threatModelId },
+      { connectionId: id, userId: principal.userId, deliver: (fanned) => deliverTo(connection, fanned) },
+    );
+    let joined: Awaited<ReturnType<CollaborationService['join']>>;
+    try {
+      joined = await service.join(session.id, { id, instanceId });
+    } catch (error) {
+      membership.leave();
+      throw error;
+    }
     const connection: Connection = {
-      id,
+      connectionId: id,
       socket,
       principal,
       sessionId: session.id,
-      threatModelId: session.threatModelId,
       diagramId: session.diagramId,
-      permissions: 'reader',
+      permissions: joined.permissions,
       service,
-      cursor: new SessionCursor(service, session.id, session.diagramId, 0),
-      // Events wait behind the join: nothing is sent before the diagram's state.
-      queue: new Promise<void>((resolve) => (opened = resolve)),
+      membership,
+      queue: Promise.resolve(),
+      held: undefined,
       alive: true,
       active: false,
       own: new Set(),
       applied: new Set(),
     };
-    // Listen before reading the state, so no change committed after that read can be missed; the
-    // vector check drops what the state already holds.
-    await hub.add(connection);
-    let joined: Awaited<ReturnType<CollaborationService['join']>>;
-    try {
-      joined = await service.join(session.id, { id, instanceId });
-    } catch (error) {
-      hub.remove(connection);
-      throw error;
+    connections.add(connection);
+    const leave = () => {
+      connections.delete(connection);
+      membership.leave();
+      enqueue(connection, () => service.leave(id));
+    };
+    if (closedEarly) {
+      leave();
+      return;
     }
-    connection.permissions = joined.permissions;
-    connection.cursor.vector = joined.state.updateVector;
+    socket.on('close', leave);
     // The client renders nothing before the diagram's state, then needs its own entry to edit.
     send(socket, stateMessage(joined.state));
     connection.lastParticipants = JSON.stringify(participantsMessage(joined.session));
     if (socket.readyState === socket.OPEN) socket.send(connection.lastParticipants);
-    opened();
+    // What the session did meanwhile, past that state, then everything as it comes.
+    membership.start(joined.state.updateVector);
     socket.removeAllListeners('message');
     const onMessage = (data: RawData) => {
       connection.active = true;
@@ -629,17 +559,13 @@ export function registerCollaborationSocket(app: FastifyInstance, deps: AppDeps)
     socket.on('pong', () => {
       connection.alive = true;
     });
-    socket.on('close', () => {
-      hub.remove(connection);
-      enqueue(connection, () => service.leave(id));
-    });
   }
 
   // Protocol keepalive: a connection that misses a pong for a whole interval is gone. The same tick
   // tells the database this instance's connections are alive.
   const keepalive = setInterval(() => {
-    const connections = hub.all();
-    for (const connection of connections) {
+    const all = [...connections];
+    for (const connection of all) {
       if (!connection.alive) {
         connection.socket.terminate();
         continue;
@@ -647,8 +573,8 @@ export function registerCollaborationSocket(app: FastifyInstance, deps: AppDeps)
       connection.alive = false;
       connection.socket.ping();
     }
-    const active = connections.filter((c) => c.active).map((c) => c.id);
-    for (const connection of connections) connection.active = false;
+    const active = all.filter((c) => c.active).map((c) => c.connectionId);
+    for (const connection of all) connection.active = false;
     void new CollaborationService(contextFor(undefined))
       .touchConnections(instanceId, active)
       .catch((error: unknown) => deps.log.warn({ err: error }, 'could not refresh collaboration connections'));
@@ -663,9 +589,9 @@ export function registerCollaborationSocket(app: FastifyInstance, deps: AppDeps)
      */
     async close() {
       clearInterval(keepalive);
-      const connections = hub.all();
+      const all = [...connections];
       await Promise.all(
-        connections.map(
+        all.map(
           ({ socket }) =>
             new Promise<void>((resolve) => {
               if (socket.readyState === socket.CLOSED) return resolve();
@@ -679,7 +605,7 @@ export function registerCollaborationSocket(app: FastifyInstance, deps: AppDeps)
         ),
       );
       // The close handlers queued each connection's leave: wait for it.
-      await Promise.all(connections.map((connection) => connection.queue));
+      await Promise.all(all.map((connection) => connection.queue));
       wss.close();
     },
   };

@@ -219,6 +219,21 @@ export class CollaborationService {
     await this.handOverIfGone(session);
   }
 
+  /** Where a diagram's history is: its current update vector. */
+  async diagramVector(diagramId: string): Promise<number> {
+    const diagram = await this.ctx.db.prisma.diagram.findUniqueOrThrow({
+      where: { id: diagramId },
+      select: { updateVector: true },
+    });
+    return Number(diagram.updateVector);
+  }
+
+  /** A session's diagram and threat model, what a feed of its events listens to (404 when there is none). */
+  async feedTarget(rawSessionId: string): Promise<{ id: string; diagramId: string; threatModelId: string }> {
+    const session = await this.sessionById(rawSessionId);
+    return { id: session.id, diagramId: session.diagramId, threatModelId: session.threatModelId };
+  }
+
   async state(diagramId: string): Promise<DiagramState> {
     const diagram = await this.ctx.db.prisma.diagram.findUniqueOrThrow({
       where: { id: diagramId },

@@ -1,40 +1,33 @@
 import { randomUUID } from 'node:crypto';
 import { requirePrincipal, type ServiceContext } from '../../infra/context.js';
-import { SessionCursor } from './cursor.js';
-import { diagramGone, type SessionEvent } from './events.js';
+import type { SessionEvent } from './events.js';
+import { type Fanned, type FeedEvent, type FeedListener, type FeedMembership, SessionFeeds } from './feed.js';
 import type { ConnectionPresence } from './presence.js';
-import { CollaborationService, type DiagramState } from './service.js';
+import { CollaborationService } from './service.js';
 
 /** What a live session stream delivers: the diagram's state (first, and again after a resync), then its events. */
-export type LiveEvent = ({ sessionId: string; type: 'state' } & DiagramState) | SessionEvent;
+export type LiveEvent = FeedEvent;
 
 /**
- * One participant's view of a session as a stream, for transports that pull (GraphQL subscriptions).
- * Opening it registers a connection (`CollaborationService.join`, one connection row, kept alive by
- * `presence`); closing it — `return()`, when the client unsubscribes or disconnects, or the end of the
- * session — leaves. The stream starts with the diagram's state and the participants, then delivers the
- * session's events addressed to the user (`to`) strictly in update-vector order: an operation that
- * skips vectors (broadcasts can overtake each other between instances) is preceded by the missed ones
- * from the log, or replaced by the whole state when the log has gaps (a REST write). Unlike the TMI
- * socket, which never echoes a sender's own operations, the stream delivers every operation, including
- * those its user applied (a stream is not a sender: operations come in through mutations).
+ * One participant's view of a session as a stream, for transports that pull (GraphQL subscriptions): an
+ * async iterator over the instance's feed of the session (`SessionFeeds`, `feed.ts`), which puts the
+ * events in update-vector order. Opening it registers a connection (`CollaborationService.join`, one
+ * connection row, kept alive by `presence`); closing it — `return()`, when the client unsubscribes or
+ * disconnects, or the end of the session — leaves. The stream starts with the diagram's state and the
+ * participants, then delivers the session's events addressed to the user. Unlike the TMI socket, which
+ * never echoes a sender's own operations, the stream delivers every operation, including those its user
+ * applied (a stream is not a sender: operations come in through mutations).
  */
-export class SessionStream implements AsyncIterableIterator<LiveEvent> {
+export class SessionStream implements AsyncIterableIterator<LiveEvent>, FeedListener {
   readonly connectionId = randomUUID();
+  readonly userId: string;
   private readonly service: CollaborationService;
-  private readonly userId: string;
   private readonly output: LiveEvent[] = [];
   private waiting: ((result: IteratorResult<LiveEvent>) => void) | undefined;
-  /** Events that arrived before the join completed; null once joined. */
-  private early: SessionEvent[] | null = [];
-  private chain: Promise<void> = Promise.resolve();
-  private diagramId = '';
-  private cursor: SessionCursor | undefined;
+  private membership: FeedMembership | undefined;
   private lastParticipants = '';
   private finished = false;
   private closing: Promise<void> | undefined;
-  private stopListening: (() => void) | undefined;
-  private stopChanges: (() => void) | undefined;
 
   private constructor(
     private readonly ctx: ServiceContext,
@@ -53,22 +46,21 @@ export class SessionStream implements AsyncIterableIterator<LiveEvent> {
   }
 
   private async start(): Promise<void> {
+    const target = await this.service.feedTarget(this.sessionId);
     // Listen first: whatever happens after the join's state read is then heard.
-    this.stopListening = await this.ctx.pubsub.listen('diagram.events', this.sessionId, (event) => this.receive(event));
+    this.membership = await SessionFeeds.of(this.ctx).join(target, this);
     let joined: Awaited<ReturnType<CollaborationService['join']>>;
     try {
-      joined = await this.service.join(this.sessionId, {
+      joined = await this.service.join(target.id, {
         id: this.connectionId,
         instanceId: this.presence.instanceId,
       });
     } catch (error) {
       this.finished = true;
-      this.stopListening();
+      this.membership.leave();
       throw error;
     }
     this.presence.hold(this.connectionId, joined.session.id, this.userId, () => this.return());
-    this.diagramId = joined.session.diagramId;
-    this.cursor = new SessionCursor(this.service, joined.session.id, this.diagramId, joined.state.updateVector);
     this.push({ sessionId: joined.session.id, type: 'state', ...joined.state });
     this.participants({
       sessionId: joined.session.id,
@@ -77,27 +69,8 @@ export class SessionStream implements AsyncIterableIterator<LiveEvent> {
       host: joined.session.host,
       presenter: joined.session.presenter,
     });
-    const early = this.early ?? [];
-    this.early = null;
-    for (const event of early) this.receive(event);
-    // A write to the diagram outside the session (REST, GraphQL) has no operation: send the new state.
-    this.stopChanges = await this.ctx.pubsub.listen('threat_model.events', joined.session.threatModelId, (event) => {
-      if (diagramGone(event, this.diagramId)) {
-        // Its session went with it (the rows cascade): the stream ends.
-        this.receive({ sessionId: this.sessionId, type: 'ended' });
-        return;
-      }
-      if (event.eventType !== 'diagram.updated' || event.objectId !== this.diagramId) return;
-      if ((event.data as { operationId?: string }).operationId) return;
-      this.chain = this.chain
-        .then(async () => {
-          if (this.finished) return;
-          const state = await this.cursor!.refresh();
-          if (state) this.push(state);
-        })
-        .catch((error: unknown) => this.resync(error));
-    });
-    if (this.finished) this.stopChanges();
+    // What arrived meanwhile, after the state just sent, then everything as it comes.
+    this.membership.start(joined.state.updateVector);
   }
 
   [Symbol.asyncIterator](): this {
@@ -125,24 +98,10 @@ export class SessionStream implements AsyncIterableIterator<LiveEvent> {
     return this.return();
   }
 
-  private receive(event: SessionEvent): void {
+  /** The feed's events meant for this user, in order. */
+  deliver({ event }: Fanned): void {
     if (this.finished) return;
-    if (this.early) {
-      this.early.push(event);
-      return;
-    }
-    this.chain = this.chain.then(() => this.handle(event)).catch((error: unknown) => this.resync(error));
-  }
-
-  private async handle(event: SessionEvent): Promise<void> {
-    if (this.finished) return;
-    if (event.to && event.to !== this.userId) return;
-    // `except` names a socket connection that sent the event itself; a stream never sends.
-    if (event.except === this.connectionId) return;
     switch (event.type) {
-      case 'operation':
-        for (const next of await this.cursor!.advance(event)) this.push(next);
-        return;
       case 'participants':
         this.participants(event);
         return;
@@ -157,21 +116,6 @@ export class SessionStream implements AsyncIterableIterator<LiveEvent> {
         return;
       default:
         this.push(event);
-    }
-  }
-
-  private async sendState(): Promise<void> {
-    this.push(await this.cursor!.state());
-  }
-
-  /** Something failed while delivering: the client gets the whole state; when even that fails, the end. */
-  private async resync(error: unknown): Promise<void> {
-    this.ctx.log.warn({ err: error, sessionId: this.sessionId }, 'collaboration stream resynchronizes');
-    try {
-      await this.sendState();
-    } catch (failure) {
-      this.ctx.log.error({ err: failure, sessionId: this.sessionId }, 'collaboration stream failed');
-      this.finish();
     }
   }
 
@@ -205,8 +149,7 @@ export class SessionStream implements AsyncIterableIterator<LiveEvent> {
   }
 
   private async close(): Promise<void> {
-    this.stopListening?.();
-    this.stopChanges?.();
+    this.membership?.leave();
     this.presence.release(this.connectionId);
     try {
       await this.service.leave(this.connectionId);
