@@ -32,7 +32,8 @@ export interface RestRoute<TData = unknown, TVariables = unknown, P = unknown, Q
   variables: (input: RestInput<P, Q>) => Record<string, unknown>;
   /** Final touches on the mechanically translated result (TMI-specific envelope or omissions). */
   present?: (rest: unknown) => unknown;
-  status: number;
+  /** The success status, or how the (translated, not yet presented) result decides it (e.g. 201 vs 200 on PUT). */
+  status: number | ((rest: unknown) => number);
   /** Headers of a successful answer (e.g. `Cache-Control: no-store` on credentials). */
   headers?: Record<string, string>;
   /**
@@ -79,7 +80,8 @@ export function registerRestRoutes(app: FastifyInstance, deps: AppDeps, routes: 
         if (route.headers) reply.headers(route.headers);
         if (route.status === 204) return reply.code(204).send();
         const rest = toRest(data[operation.rootField], operation.resultType);
-        return reply.code(route.status).send(route.present ? route.present(rest) : rest);
+        const status = typeof route.status === 'function' ? route.status(rest) : route.status;
+        return reply.code(status).send(route.present ? route.present(rest) : rest);
       } catch (error) {
         const own =
           error instanceof AppError && params !== undefined

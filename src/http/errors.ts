@@ -27,5 +27,6 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: u
   if (mapped.status >= 500) request.log.error({ err: error }, 'request failed');
   else request.log.info({ code: mapped.code }, 'request rejected');
   if (mapped.status === 401) reply.header('WWW-Authenticate', 'Bearer');
+  if (mapped.retryAfterSeconds !== undefined) reply.header('Retry-After', String(mapped.retryAfterSeconds));
   return reply.code(mapped.status).type('application/json').send(mapped.body);
 }

@@ -27,6 +27,7 @@ export function maskError(error: unknown, requestId: string, log?: Logger): Grap
     nodes: error instanceof GraphQLError ? error.nodes : undefined,
     extensions: {
       ...mapped.extensions,
+      ...(mapped.retryAfterSeconds !== undefined ? { retryAfter: mapped.retryAfterSeconds } : {}),
       code: mapped.code,
       // Yoga consumes `http` to set the response status; `status` stays visible to clients.
       status: mapped.status,

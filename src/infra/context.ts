@@ -25,3 +25,10 @@ export function requirePrincipal(ctx: ServiceContext): Principal {
   if (!ctx.principal) throw new AppError('UNAUTHENTICATED');
   return ctx.principal;
 }
+
+/** The caller, who must be an administrator (401 without credentials, 403 without the role). */
+export function requireAdmin(ctx: ServiceContext): Principal {
+  const principal = requirePrincipal(ctx);
+  if (!principal.isAdmin) throw new AppError('ADMIN_REQUIRED');
+  return principal;
+}

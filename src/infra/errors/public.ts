@@ -13,6 +13,8 @@ export interface PublicError {
   body: TmiErrorBody;
   /** Extra GraphQL `extensions` the error carries (never `code` or `status`). */
   extensions?: Record<string, unknown>;
+  /** Seconds after which a retry may succeed (HTTP `Retry-After`). */
+  retryAfterSeconds?: number;
 }
 
 interface PrismaKnownError {
@@ -54,5 +56,8 @@ export function toPublicError(error: unknown, requestId?: string): PublicError {
     status: appError.status,
     body: { error: appError.spec.tmiError, error_description: appError.message, details },
     ...(appError.details.extensions ? { extensions: appError.details.extensions } : {}),
+    ...(appError.details.retryAfterSeconds !== undefined
+      ? { retryAfterSeconds: Math.max(1, Math.ceil(appError.details.retryAfterSeconds)) }
+      : {}),
   };
 }

@@ -153,6 +153,8 @@ export interface ErrorDetails {
   suggestion?: string;
   /** Machine-readable fields GraphQL clients get beside `code` in the error's `extensions`. */
   extensions?: Record<string, unknown>;
+  /** When the caller may retry (a quota or rate limit): REST sends `Retry-After`, GraphQL `extensions.retryAfter`. */
+  retryAfterSeconds?: number;
 }
 
 export class AppError extends Error {
