@@ -13,6 +13,7 @@ import './diagrams.js';
 import './collaboration.js';
 import './collaboration-live.js';
 import './me.js';
+import './quotas.js';
 
 export const schema = builder.toSchema();
 

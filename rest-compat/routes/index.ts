@@ -14,6 +14,7 @@ import {
   threatModelMetadataRoutes,
 } from './metadata.js';
 import { noteRoutes } from './notes.js';
+import { quotaRoutes } from './quotas.js';
 import { repositoryRoutes } from './repositories.js';
 import { threatModelRoutes } from './threat-models.js';
 import { threatRoutes } from './threats.js';
@@ -37,6 +38,7 @@ export const restRoutes: RestRoute[] = [
   ...diagramMetadataRoutes,
   ...diagramCellRoutes,
   ...collaborationRoutes,
+  ...quotaRoutes,
 ];
 
 /** The served endpoints a seed documents beside the contract (SCOPE.md lists them): not in the OpenAPI document. */
