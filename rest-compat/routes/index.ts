@@ -14,6 +14,7 @@ import {
   threatModelMetadataRoutes,
 } from './metadata.js';
 import { noteRoutes } from './notes.js';
+import { projectRoutes } from './projects.js';
 import { quotaRoutes } from './quotas.js';
 import { repositoryRoutes } from './repositories.js';
 import { threatModelRoutes } from './threat-models.js';
@@ -39,6 +40,7 @@ export const restRoutes: RestRoute[] = [
   ...diagramCellRoutes,
   ...collaborationRoutes,
   ...quotaRoutes,
+  ...projectRoutes,
 ];
 
 /** The served endpoints a seed documents beside the contract (SCOPE.md lists them): not in the OpenAPI document. */
