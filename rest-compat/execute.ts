@@ -57,9 +57,28 @@ export function prepareOperation<TData, TVariables>(
       if (error) {
         // Errors from resolvers carry the AppError; the rest are the variables not fitting the input types.
         if (error.originalError) throw error.originalError;
-        throw new AppError('VALIDATION_FAILED', error.message);
+        throw variableError(error.message);
       }
       return result.data as TData;
     },
   };
+}
+
+/**
+ * A variable that does not fit its input type, named as a field error (graphql-js says which field in
+ * its message: `… at "input.name"; …` or `Field value.events of required type … was not provided`).
+ */
+function variableError(message: string): AppError {
+  const missing = /Field value\.([\w.]+) of required type \S+ was not provided/.exec(message);
+  const located = /got invalid value .* at "\w+\.([\w.[\]]+)"; (.*)$/.exec(message);
+  const fieldError = missing
+    ? { field: missing[1]!, error: 'is required' }
+    : located
+      ? { field: located[1]!.replace(/\[(\d+)\]/g, '.$1'), error: located[2]! }
+      : undefined;
+  if (!fieldError) return new AppError('VALIDATION_FAILED', message);
+  return new AppError('VALIDATION_FAILED', `Invalid input: ${fieldError.field}: ${fieldError.error}`, {
+    context: { field_errors: [fieldError] },
+    suggestion: 'Correct the validation errors and retry the request',
+  });
 }

@@ -15,6 +15,8 @@ export interface RestInput<P, Q> {
   params: P;
   query: Q;
   body: unknown;
+  /** The JSON body's exact text, for routes whose body is signed (HMAC callbacks). */
+  rawBody: string | undefined;
   headers: FastifyRequest['headers'];
 }
 
@@ -50,6 +52,11 @@ export function defineRoute<TData, TVariables, P, Q>(route: RestRoute<TData, TVa
   return route as unknown as RestRoute;
 }
 
+/** Where the server's JSON parser keeps the text it parsed (see `buildHttpApp`). */
+export const RAW_BODY = Symbol('rawBody');
+const rawBodyOf = (request: FastifyRequest): string | undefined =>
+  (request as FastifyRequest & { [RAW_BODY]?: string })[RAW_BODY];
+
 export const toFastifyPath = (path: string): string => path.replace(/\{([^}]+)\}/g, ':$1');
 
 export function registerRestRoutes(app: FastifyInstance, deps: AppDeps, routes: RestRoute[]): void {
@@ -67,7 +74,13 @@ export function registerRestRoutes(app: FastifyInstance, deps: AppDeps, routes: 
         const principal = await principalFromRequest(deps.tokens, request);
         params = parseInput(route.params, request.params);
         const query = parseInput(route.query, request.query);
-        const restVariables = route.variables({ params, query, body: request.body, headers: request.headers });
+        const restVariables = route.variables({
+          params,
+          query,
+          body: request.body,
+          rawBody: rawBodyOf(request),
+          headers: request.headers,
+        });
         const variables: Record<string, unknown> = {};
         for (const [name, value] of Object.entries(restVariables)) {
           const type = operation.variableTypes[name];

@@ -14,6 +14,7 @@ import './collaboration.js';
 import './collaboration-live.js';
 import './me.js';
 import './quotas.js';
+import './webhooks.js';
 import './projects.js';
 
 export const schema = builder.toSchema();

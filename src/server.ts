@@ -9,7 +9,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { restRoutes } from '../rest-compat/routes/index.js';
 import { isCollaborationSocketPath, registerCollaborationSocket } from './http/collaboration-socket.js';
 import { registerOAuthRoutes } from '../rest-compat/routes/oauth.js';
-import { registerRestRoutes } from '../rest-compat/route-table.js';
+import { RAW_BODY, registerRestRoutes } from '../rest-compat/route-table.js';
 import type { AppDeps } from './app-deps.js';
 import { loadSigningKey } from './auth/keys.js';
 import { AuthService, startRevocationSync } from './auth/service.js';
@@ -26,6 +26,8 @@ import { registerRoot } from './http/root.js';
 import { registerGraphQL } from './http/yoga.js';
 import { purgeExpiredCredentialsHandler } from './modules/auth-maintenance/jobs.js';
 import { sweepCollaborationHandler } from './modules/collaboration/jobs.js';
+import { sweepWebhookDeliveriesHandler } from './modules/webhooks/jobs.js';
+import { deliverWebhookHandler } from './modules/webhooks/worker.js';
 
 export interface RunningServer {
   url: string;
@@ -69,7 +71,12 @@ export async function startServer(
       connectionString: databaseUrl,
       schema: config.jobs.schema,
       log,
-      registry: [purgeExpiredCredentialsHandler(db), sweepCollaborationHandler(systemContext)],
+      registry: [
+        purgeExpiredCredentialsHandler(db),
+        sweepCollaborationHandler(systemContext),
+        deliverWebhookHandler(config.webhooks, systemContext),
+        sweepWebhookDeliveriesHandler(systemContext),
+      ],
       work: config.roles.has('worker'),
       superviseIntervalSeconds: config.jobs.superviseIntervalSeconds,
     });
@@ -148,7 +155,13 @@ export async function buildHttpApp(deps: AppDeps, options: { api: boolean }): Pr
     routerOptions: { ignoreTrailingSlash: true },
   }) as unknown as FastifyInstance;
 
-  app.addContentTypeParser(jsonTypes, { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  // JSON bodies are parsed by Fastify's safe parser, and their text is kept: signed callbacks verify it.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(['application/json', ...jsonTypes], { parseAs: 'string' }, (request, body, done) => {
+    (request as typeof request & { [RAW_BODY]?: string })[RAW_BODY] = body as string;
+    void parseJson(request, body as string, done);
+  });
   await app.register(formbody, { bodyLimit: config.http.maxBodyBytes });
   await app.register(cookie);
   await app.register(helmet, {

@@ -19,6 +19,7 @@ import { quotaRoutes } from './quotas.js';
 import { repositoryRoutes } from './repositories.js';
 import { threatModelRoutes } from './threat-models.js';
 import { threatRoutes } from './threats.js';
+import { webhookRoutes } from './webhooks.js';
 
 /** Every TMI endpoint the route table serves (the OAuth protocol endpoints are registered apart). */
 export const restRoutes: RestRoute[] = [
@@ -40,6 +41,7 @@ export const restRoutes: RestRoute[] = [
   ...diagramCellRoutes,
   ...collaborationRoutes,
   ...quotaRoutes,
+  ...webhookRoutes,
   ...projectRoutes,
 ];
 

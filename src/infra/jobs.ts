@@ -9,6 +9,8 @@ export interface JobDefinition<S extends z.ZodType> {
   retryLimit: number;
   retryDelaySeconds: number;
   retryBackoff: boolean;
+  /** With backoff: the longest wait between attempts. */
+  retryDelayMaxSeconds?: number;
   expireInSeconds: number;
   /** A cron expression when the job runs on a schedule instead of (or as well as) being enqueued. */
   schedule?: string;
@@ -70,6 +72,8 @@ export interface Jobs {
     job: JobDefinition<S>,
     items: { id?: string; payload: z.input<S> }[],
   ): Promise<void>;
+  /** Whether a job with this id exists in the queue (in any state pg-boss still keeps). */
+  exists(name: string, id: string): Promise<boolean>;
   isRunning(): boolean;
   stop(): Promise<void>;
 }
@@ -89,7 +93,13 @@ export async function startJobs(options: {
     schema: options.schema,
     max: 6,
     useListenNotify: true,
-    ...(options.superviseIntervalSeconds ? { superviseIntervalSeconds: options.superviseIntervalSeconds } : {}),
+    // Expired jobs are found by the monitor pass, which runs at the slower of these two intervals.
+    ...(options.superviseIntervalSeconds
+      ? {
+          superviseIntervalSeconds: options.superviseIntervalSeconds,
+          monitorIntervalSeconds: options.superviseIntervalSeconds,
+        }
+      : {}),
   });
   let running = false;
   boss.on('error', (error) => log.error({ err: error }, 'job queue error'));
@@ -97,13 +107,17 @@ export async function startJobs(options: {
   running = true;
 
   for (const { definition } of options.registry) {
-    await boss.createQueue(definition.name, {
+    const policy = {
       retryLimit: definition.retryLimit,
       retryDelay: definition.retryDelaySeconds,
       retryBackoff: definition.retryBackoff,
+      ...(definition.retryDelayMaxSeconds ? { retryDelayMax: definition.retryDelayMaxSeconds } : {}),
       expireInSeconds: definition.expireInSeconds,
       notify: definition.notify ?? false,
-    });
+    };
+    // An existing queue takes the policy as configured now (it may have changed since it was created).
+    if (await boss.getQueue(definition.name)) await boss.updateQueue(definition.name, policy);
+    else await boss.createQueue(definition.name, policy);
   }
 
   if (options.work) {
@@ -119,7 +133,9 @@ export async function startJobs(options: {
             localConcurrency: batch.concurrency,
             perJobResults: true,
             burstWhenBatchFull: true,
-            pollingIntervalSeconds: 2,
+            pollingIntervalSeconds: 1,
+            // NOTIFY wakes the worker for new jobs but not for retries coming due: poll for those.
+            notifyPollingIntervalSeconds: 1,
           },
           async (jobs: BossJob<unknown>[]) => {
             const items: BatchItem<unknown>[] = [];
@@ -163,6 +179,9 @@ export async function startJobs(options: {
         data: job.schema.parse(item.payload) as object,
       }));
       await boss.insert(job.name, rows, { db: fromPrisma(tx) });
+    },
+    async exists(name, id) {
+      return (await boss.getJobById(name, id)) !== null;
     },
     isRunning: () => running,
     async stop() {
