@@ -13,6 +13,7 @@ import './diagrams.js';
 import './collaboration.js';
 import './collaboration-live.js';
 import './me.js';
+import './addons.js';
 import './quotas.js';
 import './webhooks.js';
 import './projects.js';

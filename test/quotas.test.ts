@@ -4,7 +4,9 @@ import { graphqlClient, restClient, type GraphQLResponse, type RestResponse } fr
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { signIn, type TestUser } from './helpers/users.js';
 
-// Per-user quotas: the administrators' endpoints (/admin/quotas/addons, /admin/quotas/webhooks) on both faces.
+// Per-user quotas: the administrators' endpoints (/admin/quotas/addons, /admin/quotas/webhooks) on both
+// faces, and the add-on invocation quota enforced on invoke (3 active, 10 an hour by default; 429 with
+// Retry-After beyond). The server runs without workers, so invocations stay pending until a test ends them.
 
 const UNKNOWN = '6f1d3b1e-8a5c-4c1a-9a55-0e6d1c2b3a40';
 const ISO = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
@@ -31,6 +33,7 @@ const OP = {
   setWebhookQuota: `mutation($user: ID!, $input: WebhookQuotaInput!) {
     setWebhookQuota(userId: $user, input: $input) { created quota { ${WEBHOOK_QUOTA} } } }`,
   clearWebhookQuota: `mutation($user: ID!) { clearWebhookQuota(userId: $user) }`,
+  invoke: `mutation($id: ID!, $input: InvokeAddonInput!) { invokeAddon(id: $id, input: $input) { deliveryId status } }`,
 };
 const ADDON_DEFAULTS = { max_active_invocations: 3, max_invocations_per_hour: 10 };
 const WEBHOOK_DEFAULTS = {
@@ -288,5 +291,111 @@ describe('webhook quotas (/admin/quotas/webhooks)', () => {
     expect(gqlError(await gqlAs(member)(OP.clearWebhookQuota, { user: member.id }))).toMatchObject({
       code: 'ADMIN_REQUIRED',
     });
+  });
+});
+
+describe('the invocation quota on POST /addons/{id}/invoke', () => {
+  let addonId: string;
+  const threatModels = new Map<string, string>();
+
+  beforeAll(async () => {
+    const subscription = await prisma().webhookSubscription.create({
+      data: {
+        ownerId: admin.id,
+        name: 'quota hook',
+        url: 'http://127.0.0.1:9/quota',
+        events: ['addon.invoked'],
+        secret: 'q'.repeat(32),
+      },
+    });
+    addonId = (await restAs(admin).post('/addons', { name: 'Counted', webhook_id: subscription.id })).body.id;
+  });
+
+  /** A user with a threat model of their own to invoke the add-on on, and no invocations yet. */
+  async function invoker(hint: string): Promise<TestUser> {
+    const user = await signIn(server, hint);
+    threatModels.set(user.id, (await restAs(user).post('/threat_models', { name: `Model of ${hint}` })).body.id);
+    return user;
+  }
+  const invoke = (user: TestUser) =>
+    restAs(user).post(`/addons/${addonId}/invoke`, { threat_model_id: threatModels.get(user.id) });
+
+  it('a 4th concurrent active invocation gets 429 with Retry-After, on both faces', async () => {
+    const user = await invoker('quota-active');
+    const accepted = [];
+    for (let i = 0; i < 3; i++) {
+      const response = await invoke(user);
+      expect(response.status).toBe(202);
+      accepted.push(response.body.delivery_id);
+    }
+    const refused = await invoke(user);
+    expectError(refused, 429);
+    expect(refused.headers.get('retry-after')).toBe('60');
+    expect(refused.body.details).toMatchObject({
+      code: 'RATE_LIMITED',
+      context: { limit: 3, window: 'active', current: 3, retry_after: 60 },
+    });
+
+    const gql = await gqlAs(user)(OP.invoke, { id: addonId, input: { threatModelId: threatModels.get(user.id) } });
+    expect(gql.status).toBe(429);
+    expect(gqlError(gql)).toMatchObject({ code: 'RATE_LIMITED', status: 429, retryAfter: 60 });
+    expect(gqlError(gql)?.tmi).toMatchObject({ error: 'rate_limit_exceeded' });
+
+    // One finishes (in progress still counts; delivered and failed do not): room for exactly one more.
+    await prisma().webhookDelivery.update({ where: { id: accepted[0] }, data: { status: 'in_progress' } });
+    expectError(await invoke(user), 429);
+    await prisma().webhookDelivery.update({ where: { id: accepted[1] }, data: { status: 'failed' } });
+    expect((await invoke(user)).status).toBe(202);
+    expectError(await invoke(user), 429);
+  });
+
+  it('concurrent invocations cannot overrun the quota (the check and the insert are serialized per user)', async () => {
+    const user = await invoker('quota-race');
+    const responses = await Promise.all(Array.from({ length: 8 }, () => invoke(user)));
+    expect(responses.map((r) => r.status).sort()).toEqual([202, 202, 202, 429, 429, 429, 429, 429]);
+    expect(await prisma().webhookDelivery.count({ where: { invokedById: user.id } })).toBe(3);
+  });
+
+  it('the hourly limit is a sliding window: a per-user quota set by PUT, Retry-After until the oldest leaves it', async () => {
+    const user = await invoker('quota-hourly');
+    const quota = await restAs(admin).put(`/admin/quotas/addons/${user.id}`, {
+      max_active_invocations: 10,
+      max_invocations_per_hour: 2,
+    });
+    expect(quota.status).toBe(201);
+    const first = await invoke(user);
+    const second = await invoke(user);
+    expect([first.status, second.status]).toEqual([202, 202]);
+
+    const refused = await invoke(user);
+    expectError(refused, 429);
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(3500);
+    expect(retryAfter).toBeLessThanOrEqual(3600);
+    expect(refused.body.details.context).toMatchObject({
+      limit: 2,
+      window: 'hour',
+      current: 2,
+      retry_after: retryAfter,
+    });
+
+    // The oldest invocation was made 59 min 30 s ago: the window has room in about 30 seconds.
+    const ago = (ms: number) => new Date(Date.now() - ms);
+    await prisma().webhookDelivery.update({
+      where: { id: first.body.delivery_id },
+      data: { createdAt: ago(59 * 60_000 + 30_000), status: 'delivered' },
+    });
+    const soon = await invoke(user);
+    expectError(soon, 429);
+    expect(Number(soon.headers.get('retry-after'))).toBeGreaterThanOrEqual(29);
+    expect(Number(soon.headers.get('retry-after'))).toBeLessThanOrEqual(31);
+
+    // Once it has left the window, one more fits.
+    await prisma().webhookDelivery.update({
+      where: { id: first.body.delivery_id },
+      data: { createdAt: ago(3_601_000) },
+    });
+    expect((await invoke(user)).status).toBe(202);
+    expectError(await invoke(user), 429);
   });
 });

@@ -1,4 +1,5 @@
 import type { RestRoute } from '../route-table.js';
+import { addonRoutes } from './addons.js';
 import { assetRoutes } from './assets.js';
 import { collaborationRoutes } from './collaboration.js';
 import { diagramCellRoutes, diagramRoutes } from './diagrams.js';
@@ -40,6 +41,7 @@ export const restRoutes: RestRoute[] = [
   ...diagramMetadataRoutes,
   ...diagramCellRoutes,
   ...collaborationRoutes,
+  ...addonRoutes,
   ...quotaRoutes,
   ...webhookRoutes,
   ...projectRoutes,

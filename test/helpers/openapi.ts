@@ -239,6 +239,13 @@ const DELIBERATE_DEVIATIONS: Deviation[] = [
     schema: { type: 'array', items: { $ref: '#/components/schemas/CollaborationSession' } },
     reason: "TMI's web client reads a bare array of CollaborationSession (the spec only says `object`)",
   },
+  {
+    method: 'POST',
+    template: '/addons/{id}/invoke',
+    status: 409,
+    schema: { $ref: '#/components/schemas/Error' },
+    reason: "an add-on whose webhook subscription is not active is refused as a conflict with the subscription's state",
+  },
 ];
 
 function deviationFor(method: string, template: string, status: number): Deviation | undefined {
