@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withEvents } from '../src/modules/events/events.js';
 import { DeliveryService } from '../src/modules/webhooks/deliveries.js';
 import { graphqlClient, restClient } from './helpers/clients.js';
+import { collaborationAs } from './helpers/collaboration.js';
 import { Receiver } from './helpers/receiver.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { signIn, type TestUser } from './helpers/users.js';
@@ -420,6 +421,60 @@ describe('deliveries', () => {
     await rest.post('/threat_models', { name: 'Broken 3' });
     await new Promise((resolve) => setTimeout(resolve, 800));
     expect(receiver.on('/broken')).toHaveLength(seen);
+  });
+
+  it('a collaborative edit (one statement, no transaction) reaches the receiver as diagram.updated', async () => {
+    await subscribe('/diagram-edits', ['diagram.updated']);
+    const rest = restClient(server.baseUrl, user.token);
+    const { body: tm } = await rest.post('/threat_models', { name: 'Live edits' });
+    const { body: diagram } = await rest.post(`/threat_models/${tm.id}/diagrams`, { name: 'DFD', type: 'DFD-1.0.0' });
+    const collaboration = await collaborationAs(server, user);
+    const session = await collaboration.start(tm.id, diagram.id);
+    const cell = randomUUID();
+    const applied = await collaboration.applyOperation(session.id, {
+      operationId: randomUUID(),
+      baseVector: 0,
+      operation: {
+        type: 'patch',
+        cells: [
+          { id: cell, operation: 'add', data: { id: cell, shape: 'process', x: 10, y: 10, width: 80, height: 40 } },
+        ],
+      },
+    });
+    await receiver.waitFor(() => receiver.on('/diagram-edits').length >= 1);
+    const [delivery] = receiver.on('/diagram-edits');
+    expect(delivery!.body).toMatchObject({
+      event_type: 'diagram.updated',
+      object_id: diagram.id,
+      data: { updateVector: applied.updateVector },
+    });
+    await collaboration.end(tm.id, diagram.id);
+  });
+
+  it('the sweep enqueues a pending delivery that never got its job', async () => {
+    const { id: subscriptionId } = await subscribe('/orphan', ['threat.created']);
+    const { prisma } = server.deps.db;
+    const created = new Date(Date.now() - 5 * 60_000);
+    const orphan = await prisma.webhookDelivery.create({
+      data: {
+        subscriptionId,
+        eventType: 'threat.created',
+        payload: { event_type: 'threat.created', data: { orphan: true } },
+        createdAt: created,
+      },
+    });
+    const swept = await new DeliveryService(
+      server.deps.serviceContext({ principal: undefined, requestId: 'orphan-sweep' }),
+    ).sweep();
+    expect(swept.requeued).toBe(1);
+    await receiver.waitFor(() => receiver.on('/orphan').length >= 1);
+    expect(receiver.on('/orphan')[0]!.headers['x-webhook-delivery-id']).toBe(orphan.id);
+    await waitForDelivery(orphan.id, (d) => d.status === 'delivered');
+    // A delivery that has its job is left alone.
+    expect(
+      (await new DeliveryService(server.deps.serviceContext({ principal: undefined, requestId: 'again' })).sweep())
+        .requeued,
+    ).toBe(0);
   });
 
   it('POST …/test queues a delivery of the named event type', async () => {
