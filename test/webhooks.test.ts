@@ -576,6 +576,35 @@ describe('async receivers', () => {
     expect(record.delivered_at).toBeDefined();
   });
 
+  it('progress reported to one instance is seen on a dashboard connected to another', async () => {
+    const other = await startTestServer(WEBHOOK_ENV, { shareDatabaseWith: server });
+    let client: Client | undefined;
+    try {
+      const { deliveryId, secret } = await asyncDelivery('/async-elsewhere');
+      client = createClient({
+        url: `${other.baseUrl.replace('http', 'ws')}/graphql`,
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${admin.token}` },
+      });
+      const seen = new Promise<unknown>((resolve, reject) => {
+        client!.subscribe(
+          {
+            query: `subscription($id: ID!) { webhookDeliveryUpdated(deliveryId: $id) { status statusPercent } }`,
+            variables: { id: deliveryId },
+          },
+          { next: (message) => resolve(message.data?.webhookDeliveryUpdated), error: reject, complete: () => {} },
+        );
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const report = JSON.stringify({ status: 'in_progress', status_percent: 30 });
+      expect((await callback(deliveryId, report, sign(secret, report))).status).toBe(200);
+      expect(await seen).toEqual({ status: 'IN_PROGRESS', statusPercent: 30 });
+    } finally {
+      await client?.dispose();
+      await other.close();
+    }
+  });
+
   it('a malformed or invalid callback body is refused', async () => {
     const { deliveryId, secret } = await asyncDelivery('/async-bad');
     for (const body of [
