@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { childName } from '../shared/fields.js';
 import { AppError } from '../../infra/errors/registry.js';
 import { metadataEntrySchema } from '../metadata/input.js';
 
@@ -26,12 +27,9 @@ export const principalSchema = z.strictObject({
 
 export const authorizationEntrySchema = principalSchema.extend({ role: z.enum(['reader', 'writer', 'owner']) });
 
-const name = z
-  .string()
-  .trim()
-  .min(1, 'must not be empty')
-  .max(256)
-  .regex(noControl, 'must not contain control characters');
+// TMI's input schema allows any character but a control one, while its ThreatModel representation forbids
+// `< > " ' &`: a name the server must be able to return is held to both.
+const name = childName.regex(noControl, 'must not contain control characters');
 const description = z
   .string()
   .max(2048)
