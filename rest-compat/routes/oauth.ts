@@ -42,7 +42,12 @@ const authorizeQuery = z.object({
   ),
   code_challenge: optional(z.string().regex(PKCE_VALUE, 'must be 43-128 characters of [A-Za-z0-9-._~]')),
   code_challenge_method: optional(z.string().max(20)),
+  // `token` delivers the tokens in the client callback's fragment; `code` (the default) a code for /oauth2/token.
+  response_type: optional(z.string().max(20)),
 });
+
+// The provider's answer (RFC 6749 §4.1.2): a code or an error, the state, perhaps `iss` (RFC 9207).
+const callbackQuery = z.record(z.string(), z.string().max(8192));
 
 const tokenBody = z.object({
   grant_type: z.string({ error: 'is required' }).min(1, 'is required'),
@@ -94,8 +99,18 @@ export async function registerOAuthRoutes(app: FastifyInstance, deps: AppDeps, a
         state: query.state,
         codeChallenge: query.code_challenge,
         codeChallengeMethod: query.code_challenge_method,
+        responseType: query.response_type,
       });
       return reply.header('cache-control', 'no-store').redirect(location, 302);
+    }),
+  );
+
+  app.get(
+    '/oauth2/callback',
+    guarded(async (request, reply) => {
+      const query = parse(callbackQuery, request.query);
+      const location = await auth.completeLogin(new URLSearchParams(query));
+      return reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').redirect(location, 302);
     }),
   );
 

@@ -1,18 +1,24 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { AppDeps } from '../app-deps.js';
 import type { Config } from '../infra/config.js';
 import type { Tx } from '../infra/db.js';
 import { AppError, type ErrorCode } from '../infra/errors/registry.js';
 import type { User } from '../generated/prisma/client.js';
+import { isConfiguredAdministrator } from './administrators.js';
+import { createIdentityProvider, ProviderLoginError, type IdentityProvider } from './identity-providers.js';
+import { pendingLoginStore, type PendingLogin, type PendingLoginStore } from './login-state.js';
 import type { Principal } from './principal.js';
 import { hashSecret, randomSecret, type TokenSubject } from './tokens.js';
 
-// The OAuth 2.0 authorization server: the built-in `tmi` test provider, PKCE authorization codes,
-// rotating refresh tokens, revocation (RFC 7009) and introspection (RFC 7662). Transport-free:
+// The OAuth 2.0 authorization server: the built-in `tmi` test provider and the configured identity
+// providers (OIDC, GitHub) whose logins it mediates, PKCE authorization codes or tokens in the callback's
+// fragment, rotating refresh tokens, revocation (RFC 7009) and introspection (RFC 7662). Transport-free:
 // rest-compat/routes/oauth.ts turns HTTP into these calls and these results into TMI JSON.
 
 export const TEST_PROVIDER_ID = 'tmi';
 const AUTHORIZATION_CODE_SECONDS = 120;
+/** How long a user may take at the identity provider before its callback is refused. */
+const PROVIDER_LOGIN_SECONDS = 600;
 const LOGIN_HINT = /^[a-zA-Z0-9-]{3,20}$/;
 /** Serialises "is there an admin yet?" across concurrent first logins (pg advisory lock key). */
 const FIRST_ADMIN_LOCK_KEY = 0x746d6901;
@@ -34,6 +40,8 @@ export interface AuthorizeRequest {
   state?: string;
   codeChallenge?: string;
   codeChallengeMethod?: string;
+  /** `code` (a code for POST /oauth2/token) or `token` (tokens in the callback's fragment); else configured. */
+  responseType?: string;
 }
 
 export interface TokenRequest {
@@ -80,12 +88,25 @@ interface Identity {
   providerId: string;
   email: string;
   name: string;
+  emailVerified: boolean;
+  groups: string[];
 }
+
+/** What the client asked /oauth2/authorize for: where and how the login's result goes back to it. */
+type ClientRequest = Pick<PendingLogin, 'clientCallback' | 'clientState' | 'codeChallenge' | 'delivery'>;
 
 type InvalidGrantCode = Extract<ErrorCode, 'INVALID_GRANT' | 'INVALID_REFRESH_TOKEN'>;
 
 export class AuthService {
-  constructor(private deps: AppDeps) {}
+  private readonly providers: Map<string, IdentityProvider>;
+  private readonly pendingLogins: PendingLoginStore;
+
+  constructor(private deps: AppDeps) {
+    this.providers = new Map(
+      deps.config.auth.identity.providers.map((provider) => [provider.id, createIdentityProvider(provider)]),
+    );
+    this.pendingLogins = pendingLoginStore(deps.redis, deps.config.redis.prefix);
+  }
 
   private get prisma() {
     return this.deps.db.prisma;
@@ -96,8 +117,19 @@ export class AuthService {
   }
 
   listProviders(baseUrl: string): OAuthProvider[] {
-    if (!this.config.auth.testProviderEnabled) return [];
+    const redirectUri = this.providerCallbackUrl(baseUrl);
+    const configured = [...this.providers.values()].map((provider) => ({
+      id: provider.id,
+      name: provider.name,
+      icon: provider.icon,
+      authUrl: `${baseUrl}/oauth2/authorize?idp=${encodeURIComponent(provider.id)}`,
+      tokenUrl: `${baseUrl}/oauth2/token`,
+      redirectUri,
+      clientId: provider.clientId,
+    }));
+    if (!this.config.auth.testProviderEnabled) return configured;
     return [
+      ...configured,
       {
         id: TEST_PROVIDER_ID,
         name: 'TMI Test Provider',
@@ -110,28 +142,86 @@ export class AuthService {
     ];
   }
 
-  /** Signs the test user in and returns the client callback URL carrying a single-use code and the state. */
+  /**
+   * GET /oauth2/authorize. The test provider signs its user in at once and returns the client callback
+   * carrying the result; a configured provider gets the browser, with the server's own PKCE challenge,
+   * state and nonce (kept server-side until its callback), and the returned URL points there.
+   */
   async authorize(request: AuthorizeRequest): Promise<string> {
-    this.assertTestProvider(request.idp);
+    const provider = request.idp === undefined ? undefined : this.providers.get(request.idp);
+    if (!provider) this.assertTestProvider(request.idp);
     const clientCallback = required(request.clientCallback, 'client_callback');
-    const callback = this.checkedCallback(clientCallback);
-    const codeChallenge = checkedCodeChallenge(request.codeChallenge, request.codeChallengeMethod);
-    const user = await this.signIn(testIdentity(request.loginHint));
+    this.checkedCallback(clientCallback);
+    const client: ClientRequest = {
+      clientCallback,
+      clientState: request.state,
+      codeChallenge: checkedCodeChallenge(request.codeChallenge, request.codeChallengeMethod),
+      delivery: this.checkedDelivery(request.responseType),
+    };
+    if (!provider) return this.deliver(await this.signIn(testIdentity(request.loginHint)), client);
 
-    const code = randomSecret();
-    await this.prisma.authorizationCode.create({
-      data: {
-        codeHash: hashSecret(code),
-        userId: user.id,
-        codeChallenge,
-        codeChallengeMethod: 'S256',
-        clientCallback,
-        expiresAt: new Date(Date.now() + AUTHORIZATION_CODE_SECONDS * 1000),
-      },
-    });
-    callback.searchParams.set('code', code);
-    if (request.state !== undefined) callback.searchParams.set('state', request.state);
-    return callback.href;
+    const state = randomSecret();
+    const login: PendingLogin = {
+      ...client,
+      providerId: provider.id,
+      codeVerifier: randomSecret(48),
+      nonce: randomSecret(),
+      redirectUri: this.providerCallbackUrl(this.deps.baseUrl()),
+    };
+    let location: URL;
+    try {
+      location = await provider.authorizationUrl({
+        redirectUri: login.redirectUri,
+        state,
+        nonce: login.nonce,
+        codeChallenge: pkceChallenge(login.codeVerifier),
+        loginHint: request.loginHint,
+      });
+    } catch (error) {
+      this.deps.log.warn({ err: error, provider: provider.id }, 'identity provider unavailable');
+      throw new AppError('SERVICE_UNAVAILABLE', `The identity provider '${provider.id}' is not reachable`, {
+        retryAfterSeconds: 30,
+      });
+    }
+    await this.pendingLogins.put(state, login, PROVIDER_LOGIN_SECONDS);
+    return location.href;
+  }
+
+  /**
+   * GET /oauth2/callback, where a configured provider sends the browser back. Returns the client
+   * callback carrying the login's result, or an `error` when the provider refused or could not be
+   * verified. An unknown, expired or already used state is the caller's error: there is no callback to
+   * send it to.
+   */
+  async completeLogin(query: URLSearchParams): Promise<string> {
+    const state = query.get('state');
+    const login = state ? await this.pendingLogins.take(state) : undefined;
+    if (!state || !login) {
+      throw new AppError('INVALID_REQUEST', 'The state parameter is unknown, expired or was already used', {
+        suggestion: 'Start the login again at /oauth2/authorize',
+      });
+    }
+    const provider = this.providers.get(login.providerId);
+    if (!provider) return deliveryUrl(login, { error: 'server_error', error_description: 'Unknown provider' });
+    const callbackUrl = new URL(login.redirectUri);
+    for (const [name, value] of query) callbackUrl.searchParams.append(name, value);
+    let identity: Identity;
+    try {
+      const claims = await provider.complete(callbackUrl, {
+        state,
+        nonce: login.nonce,
+        codeVerifier: login.codeVerifier,
+      });
+      identity = { provider: provider.id, ...claims };
+    } catch (error) {
+      if (!(error instanceof ProviderLoginError)) throw error;
+      this.deps.log.warn(
+        { err: error.cause ?? error, provider: provider.id },
+        `provider login failed: ${error.message}`,
+      );
+      return deliveryUrl(login, { error: error.error, error_description: error.description });
+    }
+    return this.deliver(await this.signIn(identity), login);
   }
 
   /** POST /oauth2/token. */
@@ -205,6 +295,48 @@ export class AuthService {
     }
   }
 
+  /** Where providers send browsers back: configured, or this server's /oauth2/callback. */
+  private providerCallbackUrl(baseUrl: string): string {
+    return this.config.auth.identity.callbackUrl ?? `${baseUrl}/oauth2/callback`;
+  }
+
+  private checkedDelivery(responseType: string | undefined): ClientRequest['delivery'] {
+    if (responseType === undefined) return this.config.auth.identity.tokenDelivery;
+    if (responseType === 'code') return 'code';
+    if (responseType === 'token') return 'fragment';
+    throw new AppError('INVALID_REQUEST', "response_type must be 'code' or 'token'", {
+      context: { response_type: responseType },
+    });
+  }
+
+  /**
+   * The client callback carrying a signed-in user: a single-use code for POST /oauth2/token (bound to the
+   * client's PKCE challenge) in the query, or the tokens themselves in the fragment.
+   */
+  private async deliver(user: User, client: ClientRequest): Promise<string> {
+    if (client.delivery === 'fragment') {
+      const tokens = await this.issueTokens(user, randomUUID());
+      return deliveryUrl(client, {
+        access_token: tokens.accessToken,
+        refresh_token: tokens.refreshToken,
+        token_type: 'Bearer',
+        expires_in: String(tokens.expiresIn),
+      });
+    }
+    const code = randomSecret();
+    await this.prisma.authorizationCode.create({
+      data: {
+        codeHash: hashSecret(code),
+        userId: user.id,
+        codeChallenge: client.codeChallenge,
+        codeChallengeMethod: 'S256',
+        clientCallback: client.clientCallback,
+        expiresAt: new Date(Date.now() + AUTHORIZATION_CODE_SECONDS * 1000),
+      },
+    });
+    return deliveryUrl(client, { code });
+  }
+
   private checkedCallback(value: string): URL {
     const url = URL.canParse(value) ? new URL(value) : undefined;
     const allowed =
@@ -224,19 +356,21 @@ export class AuthService {
   /** Creates or refreshes the user and settles whether they are an administrator, in one transaction. */
   private signIn(identity: Identity): Promise<User> {
     const now = new Date();
+    const { provider, providerId, email, name, groups } = identity;
     return this.prisma.$transaction(async (tx) => {
       const user = await tx.user.upsert({
-        where: { provider_providerId: { provider: identity.provider, providerId: identity.providerId } },
-        create: { ...identity, lastLoginAt: now },
-        update: { email: identity.email, name: identity.name, lastLoginAt: now },
+        where: { provider_providerId: { provider, providerId } },
+        create: { provider, providerId, email, name, groups, lastLoginAt: now },
+        // The provider's groups as of this login replace the previous ones.
+        update: { email, name, groups, lastLoginAt: now },
       });
-      if (user.isAdmin || !(await this.becomesAdmin(tx, user))) return user;
+      if (user.isAdmin || !(await this.becomesAdmin(tx, identity))) return user;
       return tx.user.update({ where: { id: user.id }, data: { isAdmin: true } });
     });
   }
 
-  private async becomesAdmin(tx: Tx, user: User): Promise<boolean> {
-    if (matchesConfiguredAdmin(this.config.auth.admin, user)) return true;
+  private async becomesAdmin(tx: Tx, identity: Identity): Promise<boolean> {
+    if (isConfiguredAdministrator(this.config.auth, identity)) return true;
     if (!this.config.auth.autoPromoteFirstUser) return false;
     if (await tx.user.findFirst({ where: { isAdmin: true }, select: { id: true } })) return false;
     // Checked again under the lock: two first logins racing must not both become admin.
@@ -405,17 +539,33 @@ function testIdentity(loginHint: string | undefined): Identity {
   }
   // Lower-cased so that "Alice" and "alice" are one person, as their e-mail addresses are.
   const name = loginHint?.toLowerCase() ?? `user-${randomBytes(4).toString('hex')}`;
-  return { provider: TEST_PROVIDER_ID, providerId: name, email: `${name}@tmi.local`, name: `${name} (TMI test user)` };
+  return {
+    provider: TEST_PROVIDER_ID,
+    providerId: name,
+    email: `${name}@tmi.local`,
+    name: `${name} (TMI test user)`,
+    emailVerified: true,
+    groups: [],
+  };
 }
 
-function matchesConfiguredAdmin(admin: Config['auth']['admin'], user: User): boolean {
-  const providerMatches = admin.provider === user.provider;
-  if (providerMatches && admin.providerId !== undefined && admin.providerId === user.providerId) return true;
-  return (
-    admin.email !== undefined &&
-    admin.email.toLowerCase() === user.email.toLowerCase() &&
-    (admin.provider === undefined || providerMatches)
-  );
+/**
+ * The client callback with the login's result and the client's state: in the query for a code or an
+ * error of the code flow, in the fragment (replacing any) for tokens or an error of the token flow.
+ */
+function deliveryUrl(client: ClientRequest, result: Record<string, string>): string {
+  const url = new URL(client.clientCallback);
+  const params = { ...result, ...(client.clientState !== undefined ? { state: client.clientState } : {}) };
+  if (client.delivery === 'fragment') {
+    url.hash = new URLSearchParams(params).toString();
+  } else {
+    for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
+  }
+  return url.href;
+}
+
+function pkceChallenge(verifier: string): string {
+  return createHash('sha256').update(verifier).digest('base64url');
 }
 
 /** Prefix match that stops at a URL boundary, so `https://app.example` does not admit `https://app.example.evil`. */
@@ -431,7 +581,7 @@ function isLoopback(url: URL): boolean {
 }
 
 function pkceVerifierMatches(verifier: string, challenge: string): boolean {
-  const computed = Buffer.from(createHash('sha256').update(verifier).digest('base64url'));
+  const computed = Buffer.from(pkceChallenge(verifier));
   const expected = Buffer.from(challenge);
   return computed.length === expected.length && timingSafeEqual(computed, expected);
 }

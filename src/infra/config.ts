@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { loadIdentityConfig, type IdentityConfig } from './identity-config.js';
 
 // The only module that reads process.env: everything else receives a typed Config.
 
@@ -45,6 +46,9 @@ const envSchema = z.object({
   TMI_ADMIN_PROVIDER_ID: z.string().optional(),
   TMI_ADMIN_EMAIL: z.string().optional(),
   TMI_AUTH_AUTO_PROMOTE_FIRST_USER: bool(false),
+  TMI_CONFIG_FILE: z.string().optional(),
+  TMI_OAUTH_CALLBACK_URL: z.string().optional(),
+  TMI_OAUTH_TOKEN_DELIVERY: z.string().optional(),
   TMI_COOKIE_SECURE: bool(false),
   TMI_OPERATOR_NAME: z.string().optional(),
   TMI_OPERATOR_CONTACT: z.string().optional(),
@@ -102,6 +106,8 @@ export interface Config {
     clientCallbackAllowList: string[];
     admin: { provider: string | undefined; providerId: string | undefined; email: string | undefined };
     autoPromoteFirstUser: boolean;
+    /** Identity providers and administrators (TMI_CONFIG_FILE and TMI_OAUTH_PROVIDERS_* variables). */
+    identity: IdentityConfig;
   };
   operator: { name: string; contact: string } | undefined;
   clientUrl: string | undefined;
@@ -138,6 +144,13 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   }
   const env = parsed.data;
   const production = env.NODE_ENV === 'production';
+  const problems: string[] = [];
+  const identity = loadIdentityConfig(
+    source,
+    { file: env.TMI_CONFIG_FILE, callbackUrl: env.TMI_OAUTH_CALLBACK_URL, tokenDelivery: env.TMI_OAUTH_TOKEN_DELIVERY },
+    problems,
+  );
+  if (problems.length > 0) throw new ConfigError(problems);
   return {
     env: env.NODE_ENV,
     http: {
@@ -177,6 +190,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       clientCallbackAllowList: env.TMI_OAUTH_CLIENT_CALLBACK_ALLOWLIST,
       admin: { provider: env.TMI_ADMIN_PROVIDER, providerId: env.TMI_ADMIN_PROVIDER_ID, email: env.TMI_ADMIN_EMAIL },
       autoPromoteFirstUser: env.TMI_AUTH_AUTO_PROMOTE_FIRST_USER,
+      identity,
     },
     operator:
       env.TMI_OPERATOR_NAME && env.TMI_OPERATOR_CONTACT

@@ -1,0 +1,45 @@
+import type { Config } from '../infra/config.js';
+import type { AdministratorRule } from '../infra/identity-config.js';
+
+// Who is an administrator by configuration: the TMI_ADMIN_* variables and the configuration file's
+// `administrators:` list (seed 003: a user by provider + provider_id, or by e-mail, or every member of an
+// identity provider group). Decided when a user signs in, from what the provider said about them.
+
+export interface SignedInIdentity {
+  provider: string;
+  providerId: string;
+  email: string;
+  /** Only an address the provider vouches for can match an e-mail entry. */
+  emailVerified: boolean;
+  groups: string[];
+}
+
+export function isConfiguredAdministrator(auth: Config['auth'], identity: SignedInIdentity): boolean {
+  return (
+    matchesEnvironmentAdmin(auth.admin, identity) ||
+    auth.identity.administrators.some((rule) => matchesRule(rule, identity))
+  );
+}
+
+function matchesEnvironmentAdmin(admin: Config['auth']['admin'], identity: SignedInIdentity): boolean {
+  const providerMatches = admin.provider === identity.provider;
+  if (providerMatches && admin.providerId !== undefined && admin.providerId === identity.providerId) return true;
+  return (
+    admin.email !== undefined &&
+    identity.emailVerified &&
+    sameEmail(admin.email, identity.email) &&
+    (admin.provider === undefined || providerMatches)
+  );
+}
+
+function matchesRule(rule: AdministratorRule, identity: SignedInIdentity): boolean {
+  if (rule.provider !== '*' && rule.provider !== identity.provider) return false;
+  if (rule.subjectType === 'group') return identity.groups.includes(rule.groupName);
+  // The provider id identifies the user when given; the e-mail address is then only a note (seed 003).
+  if (rule.providerId !== undefined) return rule.providerId === identity.providerId;
+  return rule.email !== undefined && identity.emailVerified && sameEmail(rule.email, identity.email);
+}
+
+function sameEmail(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
