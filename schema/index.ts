@@ -17,6 +17,7 @@ import './addons.js';
 import './quotas.js';
 import './webhooks.js';
 import './projects.js';
+import './admin.js';
 
 export const schema = builder.toSchema();
 

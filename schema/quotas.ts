@@ -3,6 +3,9 @@ import {
   type AddonQuotaLimits,
   AddonQuotaService,
   type QuotaPage,
+  type UserApiQuota,
+  type UserApiQuotaLimits,
+  UserApiQuotaService,
   type WebhookQuota,
   type WebhookQuotaLimits,
   WebhookQuotaService,
@@ -172,5 +175,88 @@ builder.mutationFields((t) => ({
     authScopes: { admin: true },
     args: { userId: t.arg.id({ required: true }) },
     resolve: (_root, { userId }, ctx) => new WebhookQuotaService(ctx.service).clear(String(userId)),
+  }),
+}));
+
+const UserApiQuotaLimitsRef = builder.objectRef<UserApiQuotaLimits>('UserApiQuotaLimits').implement({
+  description: 'API rate limits',
+  fields: (t) => ({
+    maxRequestsPerMinute: t.exposeInt('maxRequestsPerMinute'),
+    maxRequestsPerHour: t.exposeInt('maxRequestsPerHour', { nullable: true, description: 'None when null' }),
+  }),
+});
+
+const UserApiQuotaRef = builder.objectRef<UserApiQuota>('UserApiQuota').implement({
+  description: "A user's API rate limits",
+  fields: (t) => ({
+    userId: t.exposeID('ownerId'),
+    maxRequestsPerMinute: t.exposeInt('maxRequestsPerMinute'),
+    maxRequestsPerHour: t.exposeInt('maxRequestsPerHour', { nullable: true, description: 'None when null' }),
+    isDefault: t.exposeBoolean('isDefault', {
+      description: "The defaults apply: no administrator set this user's own",
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    modifiedAt: t.expose('modifiedAt', { type: 'DateTime' }),
+  }),
+});
+
+const UserApiQuotaPage = builder.objectRef<QuotaPage<UserApiQuotaLimits>>('UserApiQuotaPage').implement({
+  description: 'The users with API rate limits of their own, and the defaults everyone else has',
+  fields: (t) => ({
+    items: t.field({ type: [UserApiQuotaRef], resolve: (page) => page.items as UserApiQuota[] }),
+    total: t.exposeInt('total'),
+    limit: t.exposeInt('limit'),
+    offset: t.exposeInt('offset'),
+    defaults: t.field({ type: UserApiQuotaLimitsRef, resolve: (page) => page.defaults }),
+  }),
+});
+
+const SetUserApiQuotaPayload = builder
+  .objectRef<{ quota: UserApiQuota; created: boolean }>('SetUserApiQuotaPayload')
+  .implement({
+    fields: (t) => ({
+      quota: t.field({ type: UserApiQuotaRef, resolve: (payload) => payload.quota }),
+      created: t.exposeBoolean('created', { description: 'The user had no quota of their own before' }),
+    }),
+  });
+
+const UserApiQuotaInput = builder.inputType('UserApiQuotaInput', {
+  fields: (t) => ({
+    maxRequestsPerMinute: t.int({ required: true, description: '1 to 10000' }),
+    maxRequestsPerHour: t.int({ description: '1 to 600000; none when omitted or null' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  userApiQuotaPage: t.field({
+    type: UserApiQuotaPage,
+    description: 'Administrators: the API rate limits set per user, and the defaults',
+    authScopes: { admin: true },
+    args: { limit: t.arg.int({ defaultValue: 50 }), offset: t.arg.int({ defaultValue: 0 }) },
+    resolve: (_root, { limit, offset }, ctx) =>
+      new UserApiQuotaService(ctx.service).list({ limit: limit ?? 50, offset: offset ?? 0 }),
+  }),
+  userApiQuota: t.field({
+    type: UserApiQuotaRef,
+    description: "Administrators: a user's effective API rate limits (theirs, else the defaults)",
+    authScopes: { admin: true },
+    args: { userId: t.arg.id({ required: true }) },
+    resolve: (_root, { userId }, ctx) => new UserApiQuotaService(ctx.service).get(String(userId)),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  setUserApiQuota: t.field({
+    type: SetUserApiQuotaPayload,
+    description: "Administrators: sets a user's own API rate limits (every instance applies them at once)",
+    authScopes: { admin: true },
+    args: { userId: t.arg.id({ required: true }), input: t.arg({ type: UserApiQuotaInput, required: true }) },
+    resolve: (_root, { userId, input }, ctx) => new UserApiQuotaService(ctx.service).set(String(userId), input),
+  }),
+  clearUserApiQuota: t.id({
+    description: "Administrators: the user's API rate limits go back to the defaults; returns the user id",
+    authScopes: { admin: true },
+    args: { userId: t.arg.id({ required: true }) },
+    resolve: (_root, { userId }, ctx) => new UserApiQuotaService(ctx.service).clear(String(userId)),
   }),
 }));

@@ -1,5 +1,6 @@
 import type { RestRoute } from '../route-table.js';
 import { addonRoutes } from './addons.js';
+import { adminRoutes } from './admin.js';
 import { assetRoutes } from './assets.js';
 import { collaborationRoutes } from './collaboration.js';
 import { diagramCellRoutes, diagramRoutes } from './diagrams.js';
@@ -45,6 +46,7 @@ export const restRoutes: RestRoute[] = [
   ...quotaRoutes,
   ...webhookRoutes,
   ...projectRoutes,
+  ...adminRoutes,
 ];
 
 /** The served endpoints a seed documents beside the contract (SCOPE.md lists them): not in the OpenAPI document. */

@@ -3,12 +3,16 @@ import type { DocumentNode } from 'graphql';
 import { z } from 'zod';
 import {
   ClearAddonQuotaDocument,
+  ClearUserApiQuotaDocument,
   ClearWebhookQuotaDocument,
   GetAddonQuotaDocument,
+  GetUserApiQuotaDocument,
   GetWebhookQuotaDocument,
   ListAddonQuotasDocument,
+  ListUserApiQuotasDocument,
   ListWebhookQuotasDocument,
   SetAddonQuotaDocument,
+  SetUserApiQuotaDocument,
   SetWebhookQuotaDocument,
 } from '../generated/graphql.js';
 import { bodyObject } from '../body.js';
@@ -77,6 +81,12 @@ function adminQuotaRoutes(
 }
 
 export const quotaRoutes = [
+  ...adminQuotaRoutes('users', {
+    list: ListUserApiQuotasDocument,
+    get: GetUserApiQuotaDocument,
+    set: SetUserApiQuotaDocument,
+    clear: ClearUserApiQuotaDocument,
+  }),
   ...adminQuotaRoutes('addons', {
     list: ListAddonQuotasDocument,
     get: GetAddonQuotaDocument,

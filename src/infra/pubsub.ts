@@ -10,6 +10,8 @@ export interface ChannelMap {
   /** Every domain event under one threat model (keyed by its id), published after its change commits. */
   'threat_model.events': DomainEventMessage;
   'auth.token_revoked': { jti: string; expiresAt: string };
+  /** An administrator set or cleared a user's API rate limits: rate limiters forget what they cached. */
+  'quota.user_api_changed': { userId: string };
 }
 
 export interface DomainEventMessage {

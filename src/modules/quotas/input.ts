@@ -21,6 +21,18 @@ export const ADDON_QUOTA_DEFAULTS: Readonly<AddonQuotaLimits> = Object.freeze({
   maxInvocationsPerHour: 10,
 });
 
+/** A user's API rate limits; no hourly limit when `maxRequestsPerHour` is null. */
+export interface UserApiQuotaLimits {
+  maxRequestsPerMinute: number;
+  maxRequestsPerHour: number | null;
+}
+
+/** TMI's default API rate limit (100 requests a minute, its OpenAPI document's x-rate-limit), and 6000 an hour. */
+export const USER_API_QUOTA_DEFAULTS: Readonly<UserApiQuotaLimits> = Object.freeze({
+  maxRequestsPerMinute: 100,
+  maxRequestsPerHour: 6000,
+});
+
 export const WEBHOOK_QUOTA_DEFAULTS: Readonly<WebhookQuotaLimits> = Object.freeze({
   maxSubscriptions: 10,
   maxEventsPerMinute: 12,
@@ -40,6 +52,14 @@ export const webhookQuotaInputSchema = z.strictObject({
   maxEventsPerMinute: bounded(1000),
   maxSubscriptionRequestsPerMinute: bounded(100),
   maxSubscriptionRequestsPerDay: bounded(10_000),
+});
+
+// TMI's UserQuotaUpdate: the hourly limit is optional (none when omitted or null).
+export const userApiQuotaInputSchema = z.strictObject({
+  maxRequestsPerMinute: bounded(10_000),
+  maxRequestsPerHour: bounded(600_000)
+    .nullish()
+    .transform((value) => value ?? null),
 });
 
 /** The admin lists' paging (TMI's LimitQueryParam / OffsetQueryParam). */

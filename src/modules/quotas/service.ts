@@ -9,17 +9,21 @@ import {
   type AddonQuotaLimits,
   addonQuotaInputSchema,
   quotaPageSchema,
+  USER_API_QUOTA_DEFAULTS,
+  type UserApiQuotaLimits,
+  userApiQuotaInputSchema,
   WEBHOOK_QUOTA_DEFAULTS,
   type WebhookQuotaLimits,
   webhookQuotaInputSchema,
 } from './input.js';
 
-export type { AddonQuotaLimits, WebhookQuotaLimits };
+export type { AddonQuotaLimits, UserApiQuotaLimits, WebhookQuotaLimits };
 
 /** A user's limits as the admin API shows them; `isDefault` when no administrator set them. */
 export type Quota<L> = L & { ownerId: string; createdAt: Date; modifiedAt: Date; isDefault: boolean };
 export type AddonQuota = Quota<AddonQuotaLimits>;
 export type WebhookQuota = Quota<WebhookQuotaLimits>;
+export type UserApiQuota = Quota<UserApiQuotaLimits>;
 
 type Db = PrismaClient | Tx;
 type StoredQuota<L> = L & { ownerId: string; createdAt: Date; modifiedAt: Date };
@@ -42,6 +46,8 @@ interface QuotaKind<L extends object> {
   defaults: Readonly<L>;
   input: z.ZodType<L>;
   delegate(db: Db): QuotaDelegate<L>;
+  /** After a user's quota is set or cleared (committed). */
+  changed?(ctx: ServiceContext, userId: string): Promise<void>;
 }
 
 const addonQuotaKind: QuotaKind<AddonQuotaLimits> = {
@@ -67,6 +73,23 @@ const webhookQuotaKind: QuotaKind<WebhookQuotaLimits> = {
   delegate: (db) => db.webhookQuota as unknown as QuotaDelegate<WebhookQuotaLimits>,
 };
 
+const userApiQuotaKind: QuotaKind<UserApiQuotaLimits> = {
+  resource: 'user_api_quota',
+  table: 'user_api_quotas',
+  columns: { maxRequestsPerMinute: 'max_requests_per_minute', maxRequestsPerHour: 'max_requests_per_hour' },
+  defaults: USER_API_QUOTA_DEFAULTS,
+  input: userApiQuotaInputSchema,
+  delegate: (db) => db.userApiQuota as unknown as QuotaDelegate<UserApiQuotaLimits>,
+  // Every instance's rate limiter caches users' limits: tell them all.
+  async changed(ctx, userId) {
+    try {
+      await ctx.pubsub.publish('quota.user_api_changed', 'all', { userId });
+    } catch (error) {
+      ctx.log.warn({ err: error, userId }, 'could not announce a changed API quota');
+    }
+  },
+};
+
 function limitsOf<L extends object>(kind: QuotaKind<L>, row: L | null): L {
   if (!row) return { ...kind.defaults };
   return Object.fromEntries(Object.keys(kind.columns).map((key) => [key, row[key as keyof L]])) as L;
@@ -87,6 +110,11 @@ export function effectiveAddonQuota(db: Db, userId: string): Promise<AddonQuotaL
  */
 export function effectiveWebhookQuota(db: Db, userId: string): Promise<WebhookQuotaLimits> {
   return effective(webhookQuotaKind, db, userId);
+}
+
+/** A user's API rate limits: the administrator's, else the defaults (100 requests a minute, 6000 an hour). */
+export function effectiveUserApiQuota(db: Db, userId: string): Promise<UserApiQuotaLimits> {
+  return effective(userApiQuotaKind, db, userId);
 }
 
 export interface QuotaPage<L> {
@@ -164,6 +192,7 @@ class QuotaAdministration<L extends object> {
     );
     const { created, ...quota } = rows[0]!;
     this.ctx.log.info({ userId, resource: this.kind.resource, created }, 'quota set');
+    await this.kind.changed?.(this.ctx, userId);
     return { quota: { ...(quota as unknown as StoredQuota<L>), isDefault: false }, created };
   }
 
@@ -178,6 +207,7 @@ class QuotaAdministration<L extends object> {
       });
     }
     this.ctx.log.info({ userId, resource: this.kind.resource }, 'quota cleared');
+    await this.kind.changed?.(this.ctx, userId);
     return userId;
   }
 }
@@ -199,5 +229,12 @@ export class AddonQuotaService extends QuotaAdministration<AddonQuotaLimits> {
 export class WebhookQuotaService extends QuotaAdministration<WebhookQuotaLimits> {
   constructor(ctx: ServiceContext) {
     super(ctx, webhookQuotaKind);
+  }
+}
+
+/** Per-user API rate limits (admin only); the rate limiter enforces them. */
+export class UserApiQuotaService extends QuotaAdministration<UserApiQuotaLimits> {
+  constructor(ctx: ServiceContext) {
+    super(ctx, userApiQuotaKind);
   }
 }
