@@ -110,7 +110,6 @@ export async function startServer(
         requestId,
         now: () => new Date(),
         webhooks: config.webhooks,
-        revocations: tokens,
       }),
     };
     const stopRevocationSync = await startRevocationSync(deps);

@@ -234,6 +234,15 @@ administrators:
 
     expect((await restClient(baseUrl, bossTokens.body.access_token).get('/me')).body.is_admin).toBe(true);
     expect((await restClient(baseUrl, malloryTokens.body.access_token).get('/me')).body.is_admin).toBe(false);
+    const stored = await server.deps.db.prisma.user.findMany({
+      where: { provider: 'corp', providerId: { in: ['boss', 'mallory'] } },
+      select: { providerId: true, emailVerified: true },
+      orderBy: { providerId: 'asc' },
+    });
+    expect(stored).toEqual([
+      { providerId: 'boss', emailVerified: true },
+      { providerId: 'mallory', emailVerified: false },
+    ]);
   });
 
   it('delivers the tokens in the URL fragment when the client asks for response_type=token', async () => {

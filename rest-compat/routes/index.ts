@@ -3,7 +3,6 @@ import { addonRoutes } from './addons.js';
 import { adminRoutes } from './admin.js';
 import { assetRoutes } from './assets.js';
 import { collaborationRoutes } from './collaboration.js';
-import { credentialRoutes } from './credentials.js';
 import { diagramCellRoutes, diagramRoutes } from './diagrams.js';
 import { documentRoutes } from './documents.js';
 import { meRoutes } from './me.js';
@@ -48,7 +47,6 @@ export const restRoutes: RestRoute[] = [
   ...webhookRoutes,
   ...projectRoutes,
   ...adminRoutes,
-  ...credentialRoutes,
 ];
 
 /** The served endpoints a seed documents beside the contract (SCOPE.md lists them): not in the OpenAPI document. */

@@ -156,7 +156,8 @@ const fileSchema = z
           .object({
             callback_url: httpUrl.optional(),
             token_delivery: z.enum(['code', 'fragment']).optional(),
-            providers: z.record(z.string(), providerSettings.nullable()).optional(),
+            // Each provider is checked on its own (after the environment's overrides), naming it in problems.
+            providers: z.record(z.string(), z.record(z.string(), z.unknown()).nullable()).optional(),
           })
           .passthrough()
           .optional(),
@@ -203,7 +204,9 @@ export function loadIdentityConfig(
     }
     const parsed = providerSettings.safeParse(raw);
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) problems.push(`${where}: ${issue.path.join('.')}: ${issue.message}`);
+      for (const issue of parsed.error.issues) {
+        problems.push(`${where}: ${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message}`);
+      }
       continue;
     }
     const provider = resolveProvider(id, parsed.data, problems);
