@@ -1,6 +1,7 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import {
+  GraphQLError,
   type GraphQLInputType,
   type GraphQLOutputType,
   type GraphQLSchema,
@@ -55,8 +56,9 @@ export function prepareOperation<TData, TVariables>(
       const result = await query.query(undefined, context, variables as TVariables & Record<string, unknown>);
       const error = result.errors?.[0];
       if (error) {
-        // Errors from resolvers carry the AppError; the rest are the variables not fitting the input types.
-        if (error.originalError) throw error.originalError;
+        // Errors from resolvers carry the AppError; the rest are the variables not fitting the input types
+        // (a scalar refusing a value, e.g. a DateTime, is one of those too).
+        if (error.originalError && !(error.originalError instanceof GraphQLError)) throw error.originalError;
         throw variableError(error.message);
       }
       return result.data as TData;

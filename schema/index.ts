@@ -18,6 +18,7 @@ import './quotas.js';
 import './webhooks.js';
 import './projects.js';
 import './admin.js';
+import './credentials.js';
 
 export const schema = builder.toSchema();
 

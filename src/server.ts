@@ -110,6 +110,7 @@ export async function startServer(
         requestId,
         now: () => new Date(),
         webhooks: config.webhooks,
+        revocations: tokens,
       }),
     };
     const stopRevocationSync = await startRevocationSync(deps);

@@ -263,10 +263,11 @@ describe('OAuth with the built-in tmi provider', () => {
       const { verifier } = pkcePair();
 
       expectOAuthError(await redeem(baseUrl, 'no-such-code', verifier), 400, 'invalid_grant');
+      // client_credentials is supported (test/client-credentials.test.ts): an unknown client is 401.
       expectOAuthError(
         await tokenRequest(baseUrl, { grant_type: 'client_credentials', client_id: 'x', client_secret: 'y' }),
-        400,
-        'unsupported_grant_type',
+        401,
+        'invalid_client',
       );
       expectOAuthError(await tokenRequest(baseUrl, { grant_type: 'password' }), 400, 'unsupported_grant_type');
       expectOAuthError(await tokenRequest(baseUrl, { code: 'abc' }), 400, 'invalid_request');

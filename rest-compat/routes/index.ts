@@ -3,6 +3,7 @@ import { addonRoutes } from './addons.js';
 import { adminRoutes } from './admin.js';
 import { assetRoutes } from './assets.js';
 import { collaborationRoutes } from './collaboration.js';
+import { credentialRoutes } from './credentials.js';
 import { diagramCellRoutes, diagramRoutes } from './diagrams.js';
 import { documentRoutes } from './documents.js';
 import { meRoutes } from './me.js';
@@ -47,6 +48,7 @@ export const restRoutes: RestRoute[] = [
   ...webhookRoutes,
   ...projectRoutes,
   ...adminRoutes,
+  ...credentialRoutes,
 ];
 
 /** The served endpoints a seed documents beside the contract (SCOPE.md lists them): not in the OpenAPI document. */

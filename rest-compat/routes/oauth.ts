@@ -60,6 +60,8 @@ const tokenBody = z.object({
   code_verifier: optional(z.string().regex(PKCE_VALUE, 'must be 43-128 characters of [A-Za-z0-9-._~]')),
   redirect_uri: optional(z.string().max(1000)),
   refresh_token: optional(z.string().max(1000)),
+  client_id: optional(z.string().max(256)),
+  client_secret: optional(z.string().max(256)),
 });
 
 const refreshBody = z.object({ refresh_token: optional(z.string().min(1).max(1000)) });
@@ -118,14 +120,18 @@ export async function registerOAuthRoutes(app: FastifyInstance, deps: AppDeps, a
     '/oauth2/token',
     guarded(async (request, reply) => {
       const body = parse(tokenBody, request.body);
+      const client = basicClientCredentials(request.headers.authorization);
       const tokens = await auth.exchangeToken({
         grantType: body.grant_type,
         code: body.code,
         codeVerifier: body.code_verifier,
         redirectUri: body.redirect_uri,
         refreshToken: body.refresh_token,
+        clientId: client?.clientId ?? body.client_id,
+        clientSecret: client?.clientSecret ?? body.client_secret,
       });
-      return sendTokens(cookies.set(reply, tokens), tokens);
+      // Machine clients (client_credentials: no refresh token) get no browser cookies.
+      return sendTokens(tokens.refreshToken ? cookies.set(reply, tokens) : reply, tokens);
     }),
   );
 
@@ -211,7 +217,7 @@ export async function registerOAuthRoutes(app: FastifyInstance, deps: AppDeps, a
   );
   app.get(
     '/config',
-    guarded(async (_request, reply) => reply.send(clientConfig(config))),
+    guarded(async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(clientConfig(config))),
   );
 }
 
@@ -223,6 +229,21 @@ function guarded(handler: Handler): Handler {
       return sendError(request, reply, error);
     }
   };
+}
+
+/** RFC 6749 §2.3.1: client credentials may come as HTTP Basic, each part form-urlencoded. */
+function basicClientCredentials(authorization: string | undefined) {
+  const match = authorization ? /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization) : null;
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) throw new AppError('INVALID_CLIENT', 'The Basic credentials must be client_id:client_secret');
+  const part = (value: string) => decodeURIComponent(value.replace(/\+/g, ' '));
+  try {
+    return { clientId: part(decoded.slice(0, colon)), clientSecret: part(decoded.slice(colon + 1)) };
+  } catch {
+    throw new AppError('INVALID_CLIENT', 'The Basic credentials are not form-urlencoded');
+  }
 }
 
 /** Like the domain's parseInput, but OAuth endpoints answer malformed requests with `invalid_request`. */
@@ -298,8 +319,8 @@ function authorizationServerMetadata(base: string, issuer: string) {
     revocation_endpoint: `${base}/oauth2/revoke`,
     jwks_uri: `${base}/.well-known/jwks.json`,
     response_types_supported: ['code'],
-    grant_types_supported: ['authorization_code', 'refresh_token'],
-    token_endpoint_auth_methods_supported: ['none'],
+    grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
+    token_endpoint_auth_methods_supported: ['none', 'client_secret_post', 'client_secret_basic'],
     code_challenge_methods_supported: ['S256'],
     scopes_supported: SCOPES,
   };
@@ -329,7 +350,7 @@ function protectedResourceMetadata(base: string, issuer: string) {
 function clientConfig(config: Config) {
   return {
     // Only what this server actually serves today.
-    features: { websocket_enabled: false, saml_enabled: false, webhooks_enabled: false, timmy_enabled: false },
+    features: { websocket_enabled: true, saml_enabled: false, webhooks_enabled: true, timmy_enabled: false },
     ...(config.operator ? { operator: { name: config.operator.name, contact: config.operator.contact } } : {}),
   };
 }

@@ -4,6 +4,7 @@ import type { Config } from '../infra/config.js';
 import type { Tx } from '../infra/db.js';
 import { AppError, type ErrorCode } from '../infra/errors/registry.js';
 import type { User } from '../generated/prisma/client.js';
+import { exchangeClientCredentials } from '../modules/credentials/grant.js';
 import { isConfiguredAdministrator } from './administrators.js';
 import { createIdentityProvider, ProviderLoginError, type IdentityProvider } from './identity-providers.js';
 import { pendingLoginStore, type PendingLogin, type PendingLoginStore } from './login-state.js';
@@ -50,6 +51,8 @@ export interface TokenRequest {
   codeVerifier?: string;
   redirectUri?: string;
   refreshToken?: string;
+  clientId?: string;
+  clientSecret?: string;
 }
 
 export interface TokenSet {
@@ -231,11 +234,28 @@ export class AuthService {
         return this.redeemCode(request);
       case 'refresh_token':
         return this.rotate(required(request.refreshToken, 'refresh_token'), 'INVALID_GRANT');
+      case 'client_credentials':
+        return this.clientCredentials(request);
       default:
         throw new AppError('UNSUPPORTED_GRANT_TYPE', `The grant type '${request.grantType}' is not supported`, {
-          suggestion: 'Use authorization_code (with PKCE) or refresh_token',
+          suggestion: 'Use authorization_code (with PKCE), refresh_token or client_credentials',
         });
     }
+  }
+
+  /** RFC 6749 §4.4 (src/modules/credentials/grant.ts): no refresh token, the client authenticates again. */
+  private async clientCredentials(request: TokenRequest): Promise<TokenSet> {
+    const clientId = required(request.clientId, 'client_id');
+    const clientSecret = required(request.clientSecret, 'client_secret');
+    const issued = await exchangeClientCredentials(this.deps, clientId, clientSecret);
+    // TMI's token response requires the field; empty says there is none.
+    return {
+      accessToken: issued.accessToken,
+      tokenType: 'bearer',
+      expiresIn: issued.expiresIn,
+      refreshToken: '',
+      refreshExpiresIn: 0,
+    };
   }
 
   /** POST /oauth2/refresh: the same rotation, but TMI answers a bad token with 401. */

@@ -17,6 +17,8 @@ export interface ServiceContext {
   now: () => Date;
   /** Webhook policy (SSRF rules, timeouts, retries) for the services that create and send deliveries. */
   webhooks: WebhookConfig;
+  /** Makes this instance refuse an access token at once (others hear of it through pubsub, `auth.token_revoked`). */
+  revocations: { markRevoked(jti: string, expiresAtSeconds: number): void };
 }
 
 export type AuthenticatedContext = ServiceContext & { principal: Principal };

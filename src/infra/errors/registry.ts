@@ -47,6 +47,25 @@ export const errorRegistry = {
     message: 'The grant type is not supported',
     kind: 'client',
   },
+  // The client_credentials grant: an unknown, wrong, inactive or expired client (RFC 6749 §5.2).
+  INVALID_CLIENT: {
+    status: 401,
+    tmiError: 'invalid_client',
+    message: 'Client authentication failed',
+    kind: 'client',
+  },
+  INVALID_CHALLENGE: {
+    status: 400,
+    tmiError: 'invalid_challenge',
+    message: 'The challenge is invalid or has expired',
+    kind: 'client',
+  },
+  QUOTA_EXCEEDED: {
+    status: 403,
+    tmiError: 'quota_exceeded',
+    message: 'A quota would be exceeded',
+    kind: 'client',
+  },
   INVALID_PROVIDER: {
     status: 400,
     tmiError: 'invalid_provider',
