@@ -914,6 +914,8 @@ async function main(): Promise<void> {
   const serverEnv = (port: number): Record<string, string> => ({
     NODE_ENV: 'production',
     TMI_PUBLIC_BASE_URL: `http://127.0.0.1:${portA}`,
+    // The bench measures the API, not its per-user rate limits (one user sends thousands of requests a minute).
+    TMI_RATE_LIMIT_ENABLED: 'false',
     DATABASE_URL: databaseUrl,
     PORT: String(port),
     HOST: '127.0.0.1',

@@ -1219,6 +1219,8 @@ async function main(): Promise<void> {
   const serverEnv = (port: number, dbUrl: string): Record<string, string> => ({
     NODE_ENV: 'production',
     TMI_PUBLIC_BASE_URL: `http://127.0.0.1:${serverPort}`,
+    // The bench measures the API, not its per-user rate limits (one user sends thousands of requests a minute).
+    TMI_RATE_LIMIT_ENABLED: 'false',
     DATABASE_URL: dbUrl,
     PORT: String(port),
     HOST: '127.0.0.1',

@@ -22,6 +22,7 @@ import { createLogger, type Logger } from './infra/logger.js';
 import { createPubSub } from './infra/pubsub.js';
 import { createRedis } from './infra/redis.js';
 import { sendError } from './http/errors.js';
+import { registerRateLimits } from './http/rate-limit.js';
 import { registerRoot } from './http/root.js';
 import { registerGraphQL } from './http/yoga.js';
 import { purgeExpiredCredentialsHandler } from './modules/auth-maintenance/jobs.js';
@@ -184,6 +185,7 @@ export async function buildHttpApp(deps: AppDeps, options: { api: boolean }): Pr
     reply.header('X-Request-Id', request.id);
   });
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
+  if (options.api) await registerRateLimits(app, deps);
   // Remember every route so a known path asked with the wrong method gets 405, as TMI answers.
   const knownRoutes: { pattern: RegExp; methods: Set<string> }[] = [];
   app.addHook('onRoute', (route) => {

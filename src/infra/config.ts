@@ -72,6 +72,8 @@ const envSchema = z.object({
   TMI_WEBHOOK_IN_PROGRESS_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
   TMI_WEBHOOK_WORKER_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(100),
   TMI_WEBHOOK_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2),
+  TMI_RATE_LIMIT_ENABLED: z.enum(['true', 'false', '1', '0', 'yes', 'no', '']).optional(),
+  TMI_RATE_LIMIT_AUTH_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(100),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -95,6 +97,11 @@ export interface Config {
   /** Collaboration sockets: a ping this often; a connection that misses a whole interval's pong is gone. */
   collaboration: { pingIntervalMs: number };
   webhooks: WebhookConfig;
+  /**
+   * Per-user API quotas (each user's requests a minute and an hour) and a per-address limit on the sign-in
+   * endpoints; on by default except under NODE_ENV=test.
+   */
+  rateLimits: { enabled: boolean; authRequestsPerMinute: number };
   roles: Set<'api' | 'worker'>;
   logLevel: string;
   auth: {
@@ -177,6 +184,13 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       failureThreshold: env.TMI_WEBHOOK_FAILURE_THRESHOLD,
       inProgressTimeoutSeconds: env.TMI_WEBHOOK_IN_PROGRESS_TIMEOUT_SECONDS,
       worker: { batchSize: env.TMI_WEBHOOK_WORKER_BATCH_SIZE, concurrency: env.TMI_WEBHOOK_WORKER_CONCURRENCY },
+    },
+    rateLimits: {
+      enabled:
+        env.TMI_RATE_LIMIT_ENABLED === undefined || env.TMI_RATE_LIMIT_ENABLED === ''
+          ? env.NODE_ENV !== 'test'
+          : ['true', '1', 'yes'].includes(env.TMI_RATE_LIMIT_ENABLED),
+      authRequestsPerMinute: env.TMI_RATE_LIMIT_AUTH_PER_MINUTE,
     },
     roles: env.TMI_ROLES,
     logLevel: env.LOG_LEVEL,
