@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { groupsFrom } from '../src/auth/identity-providers.js';
 import { ConfigError, loadConfig } from '../src/infra/config.js';
 import { configFile } from './helpers/oidc-provider.js';
 
@@ -196,5 +197,20 @@ auth:
     expect(
       problemsOf({ TMI_OAUTH_PROVIDERS_TMI_CLIENT_ID: 'x', TMI_OAUTH_PROVIDERS_TMI_ISSUER: 'https://x.example' }),
     ).toEqual([expect.stringMatching(/'tmi' is the built-in test provider/)]);
+  });
+
+  it('reads groups from a claim by name or by dot path', () => {
+    const claims = {
+      groups: ['eng', 'eng', 7, 'ops'],
+      realm_access: { roles: ['tmi-admin'] },
+      'https://example.com/groups': ['auth0-group'],
+      role: 'single',
+    };
+
+    expect(groupsFrom(claims, 'groups')).toEqual(['eng', 'ops']);
+    expect(groupsFrom(claims, 'realm_access.roles')).toEqual(['tmi-admin']);
+    expect(groupsFrom(claims, 'https://example.com/groups')).toEqual(['auth0-group']);
+    expect(groupsFrom(claims, 'role')).toEqual(['single']);
+    expect(groupsFrom(claims, 'missing.path')).toEqual([]);
   });
 });

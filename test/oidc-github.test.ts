@@ -246,6 +246,30 @@ describe('login through GitHub', () => {
     expect(login.result.searchParams.get('state')).toBe(login.state);
   });
 
+  it('reports a code GitHub refuses (with its 200 and error body) as access_denied', async () => {
+    const { challenge } = pkcePair();
+    const query = new URLSearchParams({
+      idp: 'github',
+      client_callback: TEST_CALLBACK,
+      state: 'client-state',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    });
+    const rest = restClient(baseUrl);
+    const start = await rest.get(`/oauth2/authorize?${query}`);
+    const atGitHub = await fetch(start.headers.get('location')!, { redirect: 'manual' });
+    const providerReturn = new URL(atGitHub.headers.get('location')!);
+    providerReturn.searchParams.set('code', 'forged');
+
+    const back = await rest.get(`${providerReturn.pathname}${providerReturn.search}`);
+
+    expect(back.status).toBe(302);
+    const result = new URL(back.headers.get('location')!);
+    expect(result.searchParams.get('error')).toBe('access_denied');
+    expect(result.searchParams.get('error_description')).toContain('bad_verification_code');
+    expect(result.searchParams.get('state')).toBe('client-state');
+  });
+
   it('refuses a callback whose state this instance never issued', async () => {
     const response = await restClient(baseUrl).get('/oauth2/callback?code=abc&state=unknown');
 

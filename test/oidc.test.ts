@@ -359,8 +359,16 @@ administrators:
       expect(result.searchParams.get('code')).toBeNull();
     });
 
-    it('refuses an unknown response_type', async () => {
+    it('refuses an unknown response_type, and tokens in the fragment without a state', async () => {
       expectError((await startLogin(baseUrl, { responseType: 'id_token' })).response, 400, 'invalid_request');
+      const query = new URLSearchParams({
+        idp: 'corp',
+        client_callback: TEST_CALLBACK,
+        code_challenge: pkcePair().challenge,
+        code_challenge_method: 'S256',
+        response_type: 'token',
+      });
+      expectError(await restClient(baseUrl).get(`/oauth2/authorize?${query}`), 400, 'invalid_request');
     });
   });
 });

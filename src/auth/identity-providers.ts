@@ -169,6 +169,7 @@ class GitHubProvider implements IdentityProvider {
     );
     if (config.allowHttp) oidc.allowInsecureRequests(this.client);
     this.client.timeout = config.timeoutSeconds;
+    this.client[oidc.customFetch] = (url, options) => githubFetch(url, options, config.tokenUrl!);
   }
 
   get id() {
@@ -243,6 +244,27 @@ class GitHubProvider implements IdentityProvider {
   }
 }
 
+/**
+ * GitHub answers a refused token request with 200 and an OAuth error body; given its RFC 6749 status
+ * (400), openid-client reports it as the provider's refusal rather than as a malformed answer.
+ */
+async function githubFetch(url: string, options: oidc.CustomFetchOptions, tokenUrl: string): Promise<Response> {
+  const response = await fetch(url, options as RequestInit);
+  if (url !== tokenUrl || response.status !== 200) return response;
+  const text = await response.text();
+  let refused = false;
+  try {
+    const body: unknown = JSON.parse(text);
+    refused = typeof body === 'object' && body !== null && 'error' in body;
+  } catch {
+    // Not JSON: left to openid-client to refuse.
+  }
+  return new Response(text, {
+    status: refused ? 400 : 200,
+    headers: { 'content-type': response.headers.get('content-type') ?? 'application/json' },
+  });
+}
+
 /** Runs the provider round trips, turning openid-client's failures into a ProviderLoginError. */
 async function providerCall<T>(call: () => Promise<T>): Promise<T> {
   try {
@@ -271,9 +293,12 @@ function emailLike(value: string | undefined): string | undefined {
 
 /** The claim at a dot path (`groups`, `realm_access.roles`): an array of names, or one name. */
 export function groupsFrom(claims: Record<string, unknown>, path: string): string[] {
-  let value: unknown = claims;
-  for (const part of path.split('.')) {
-    value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined;
+  // A claim whose name holds dots (`https://example.com/groups`, as Auth0 names them) is taken as named.
+  let value: unknown = path in claims ? claims[path] : claims;
+  if (!(path in claims)) {
+    for (const part of path.split('.')) {
+      value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined;
+    }
   }
   const names = Array.isArray(value) ? value : typeof value === 'string' ? [value] : [];
   return [...new Set(names.filter((name): name is string => typeof name === 'string' && name.length > 0))].slice(

@@ -161,6 +161,12 @@ export class AuthService {
       codeChallenge: checkedCodeChallenge(request.codeChallenge, request.codeChallengeMethod),
       delivery: this.checkedDelivery(request.responseType),
     };
+    if (client.delivery === 'fragment' && !client.clientState) {
+      // Tokens in the fragment skip the client's PKCE check: its state check is what refuses a foreign login.
+      throw new AppError('INVALID_REQUEST', 'state is required when the tokens are delivered in the URL fragment', {
+        suggestion: 'Send a random state and compare it with the one the callback receives',
+      });
+    }
     if (!provider) return this.deliver(await this.signIn(testIdentity(request.loginHint)), client);
 
     const state = randomSecret();
