@@ -4,10 +4,10 @@ import type { LookupFunction } from 'node:net';
 import { isIP } from 'node:net';
 import { checkWebhookTarget, type TargetPolicy } from './url-guard.js';
 
-// The one way the server posts to a webhook: the target is checked again at send time (DNS may have
-// changed since the subscription was made) and the connection goes to the addresses that were checked,
-// so a name cannot resolve to a private address between the check and the connect. No redirects are
-// followed (a 3xx is a failed attempt), and every attempt has a deadline.
+// The one way the server posts to a webhook: the target is checked again at send time, once per batch and
+// URL (DNS may have changed since the subscription was made), and the connection goes to the addresses that
+// were checked, so a name cannot resolve to a private address between the check and the connect. No
+// redirects are followed (a 3xx is a failed attempt), and every attempt has a deadline.
 
 export interface SendResult {
   /** The HTTP status, when an answer came. */
@@ -38,19 +38,44 @@ function pinnedLookup(addresses: string[]): LookupFunction {
   };
 }
 
+interface CheckedTarget {
+  target: URL;
+  /** The addresses to connect to; empty for an allow-listed host, which is reached as named. */
+  addresses: string[];
+}
+
+/**
+ * The targets of one batch of POSTs: each distinct URL is checked (and its host resolved) once, when its
+ * first POST goes out, and its POSTs share the answer — one DNS lookup per batch instead of one per POST.
+ */
+export class TargetChecks {
+  private readonly checks = new Map<string, Promise<CheckedTarget>>();
+
+  constructor(private readonly policy: TargetPolicy) {}
+
+  check(url: string): Promise<CheckedTarget> {
+    let check = this.checks.get(url);
+    if (!check) {
+      check = checkWebhookTarget(url, this.policy).then((addresses) => ({ target: new URL(url), addresses }));
+      this.checks.set(url, check);
+    }
+    return check;
+  }
+}
+
 export async function postWebhook(
   url: string,
   body: string,
   headers: Record<string, string>,
-  options: { policy: TargetPolicy; timeoutMs: number },
+  options: { targets: TargetChecks; timeoutMs: number },
 ): Promise<SendResult> {
-  let addresses: string[];
+  let checked: CheckedTarget;
   try {
-    addresses = await checkWebhookTarget(url, options.policy);
+    checked = await options.targets.check(url);
   } catch (error) {
     return { async: false, error: `target refused: ${(error as Error).message}` };
   }
-  const target = new URL(url);
+  const { target, addresses } = checked;
   const transport = target.protocol === 'https:' ? https : http;
   return new Promise<SendResult>((resolve) => {
     const request = transport.request(

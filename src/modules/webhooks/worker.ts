@@ -3,7 +3,7 @@ import type { ServiceContext } from '../../infra/context.js';
 import { type BatchItem, registerBatchJob } from '../../infra/jobs.js';
 import { deliverWebhook } from './fanout.js';
 import { type DeliveryProgress, type DeliveryStatus, publishProgress } from './progress.js';
-import { postWebhook, type SendResult } from './sender.js';
+import { postWebhook, type SendResult, TargetChecks } from './sender.js';
 import { signBody } from './signature.js';
 import { targetPolicy } from './url-guard.js';
 
@@ -122,7 +122,7 @@ export async function deliverBatch(
   });
   if (claimed.length === 0) return settled;
 
-  const policy = targetPolicy(config);
+  const targets = new TargetChecks(targetPolicy(config));
   const results = await Promise.all(
     claimed.map(async (delivery): Promise<SendResult> => {
       if (delivery.subscription_status !== 'active') {
@@ -139,7 +139,7 @@ export async function deliverBatch(
           'X-Webhook-Signature': signBody(delivery.secret, body),
           'User-Agent': 'TMI-Webhook/1.0',
         },
-        { policy, timeoutMs: config.timeoutMs },
+        { targets, timeoutMs: config.timeoutMs },
       );
     }),
   );
