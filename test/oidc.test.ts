@@ -373,6 +373,34 @@ administrators:
   });
 });
 
+describe('an OIDC provider that refuses the server as its client', () => {
+  let idp: TestOidcProvider;
+  let server: TestServer;
+
+  beforeAll(async () => {
+    idp = await startOidcProvider({ redirectUris: () => [`${server.baseUrl}/oauth2/callback`] });
+    idp.accounts.set('alice', { sub: 'alice', email: 'alice@corp.example', name: 'Alice Corp' });
+    server = await startTestServer({
+      TMI_OAUTH_PROVIDERS_CORP_ISSUER: idp.issuer,
+      TMI_OAUTH_PROVIDERS_CORP_CLIENT_ID: idp.clientId,
+      TMI_OAUTH_PROVIDERS_CORP_CLIENT_SECRET: 'not-the-secret',
+      TMI_OAUTH_PROVIDERS_CORP_ALLOW_HTTP: 'true',
+    });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await idp?.close();
+  });
+
+  it('sends server_error to the client callback, not access_denied', async () => {
+    const login = await browserLogin(server.baseUrl, { loginHint: 'alice' });
+
+    expect(login.result.searchParams.get('error')).toBe('server_error');
+    expect(login.result.searchParams.get('error_description')).toContain('invalid_client');
+    expect(login.result.searchParams.get('state')).toBe(login.state);
+  });
+});
+
 describe('an OIDC provider that cannot be reached', () => {
   let server: TestServer;
 

@@ -318,7 +318,8 @@ function authorizationServerMetadata(base: string, issuer: string) {
     introspection_endpoint: `${base}/oauth2/introspect`,
     revocation_endpoint: `${base}/oauth2/revoke`,
     jwks_uri: `${base}/.well-known/jwks.json`,
-    response_types_supported: ['code'],
+    // `token`: /oauth2/authorize may deliver the tokens in the client callback's fragment.
+    response_types_supported: ['code', 'token'],
     grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
     token_endpoint_auth_methods_supported: ['none', 'client_secret_post', 'client_secret_basic'],
     code_challenge_methods_supported: ['S256'],

@@ -272,12 +272,20 @@ async function providerCall<T>(call: () => Promise<T>): Promise<T> {
   } catch (error) {
     if (error instanceof ProviderLoginError) throw error;
     if (error instanceof oidc.AuthorizationResponseError || error instanceof oidc.ResponseBodyError) {
-      // The provider refused: a denied consent, or a code it does not accept.
-      throw new ProviderLoginError(
-        'access_denied',
-        `The identity provider refused the login (${error.error}${error.error_description ? `: ${error.error_description}` : ''})`,
-        error,
-      );
+      const said = `${error.error}${error.error_description ? `: ${error.error_description}` : ''}`;
+      if (error.error === 'temporarily_unavailable' || error.error === 'server_error') {
+        throw new ProviderLoginError(
+          error.error,
+          `The identity provider could not complete the login (${said})`,
+          error,
+        );
+      }
+      // The provider does not accept this server as its client: a deployment's mistake, not the user's refusal.
+      if (error instanceof oidc.ResponseBodyError && /client/.test(error.error)) {
+        throw new ProviderLoginError('server_error', `The identity provider refused this server (${said})`, error);
+      }
+      // A denied consent, a login the provider would not complete, a code it does not accept.
+      throw new ProviderLoginError('access_denied', `The identity provider refused the login (${said})`, error);
     }
     throw new ProviderLoginError('server_error', "The identity provider's answer could not be verified", error);
   }
