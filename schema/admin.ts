@@ -40,7 +40,7 @@ const SettingSourceEnum = builder.enumType('SystemSettingSource', {
   } as const,
 });
 
-const AdminUserRef = builder.objectRef<AdminUser>('AdminUser').implement({
+export const AdminUserRef = builder.objectRef<AdminUser>('AdminUser').implement({
   description: 'A user as administrators see it',
   fields: (t) => ({
     internalUuid: t.id({ resolve: (u) => u.user.id }),
@@ -121,7 +121,7 @@ const GroupMemberRef = builder.objectRef<GroupMemberView>('GroupMember').impleme
   }),
 });
 
-const GroupMemberPageRef = builder
+export const GroupMemberPageRef = builder
   .objectRef<{ items: GroupMemberView[]; total: number; limit: number; offset: number }>('GroupMemberPage')
   .implement({
     fields: (t) => ({

@@ -1,9 +1,11 @@
+import { type AdminUser, AdminUserService } from '../src/modules/admin/users.js';
 import {
   type ClientCredentialInfo,
   type ClientCredentialPage,
   ClientCredentialService,
   type CreatedClientCredential,
 } from '../src/modules/credentials/service.js';
+import { AdminUserRef } from './admin.js';
 import { builder } from './builder.js';
 
 // Client credentials (OAuth 2.0 client_credentials grant): the caller's own, and administrators'
@@ -62,6 +64,26 @@ const ClientCredentialInput = builder.inputType('ClientCredentialInput', {
   }),
 });
 
+const AutomationAccountRef = builder
+  .objectRef<{ user: AdminUser; clientCredential: CreatedClientCredential }>('AutomationAccount')
+  .implement({
+    description: 'An automation (service) account and its first client credential, whose secret is shown this once',
+    fields: (t) => ({
+      user: t.field({ type: AdminUserRef, resolve: (account) => account.user }),
+      clientCredential: t.field({ type: CreatedClientCredentialRef, resolve: (account) => account.clientCredential }),
+    }),
+  });
+
+const AutomationAccountInput = builder.inputType('AutomationAccountInput', {
+  fields: (t) => ({
+    name: t.string({
+      required: true,
+      description: '2-64 characters: a letter first, a letter or digit last; letters, digits, spaces, _ . @ - between',
+    }),
+    email: t.string({ description: 'Defaults to tmi-automation-{name}@tmi.local' }),
+  }),
+});
+
 builder.queryFields((t) => ({
   myClientCredentials: t.field({
     type: ClientCredentialPageRef,
@@ -117,6 +139,18 @@ builder.mutationFields((t) => ({
     resolve: async (_root, { userId, id }, ctx) => {
       await new ClientCredentialService(ctx.service).deleteFor(String(userId), String(id));
       return String(id).toLowerCase();
+    },
+  }),
+  createAutomationAccount: t.field({
+    type: AutomationAccountRef,
+    description:
+      'Administrators: a `tmi` user flagged automation, a member of TMI Automation, with a first client credential',
+    authScopes: { admin: true },
+    args: { input: t.arg({ type: AutomationAccountInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      const created = await new ClientCredentialService(ctx.service).createAutomationAccount(input);
+      const user = await new AdminUserService(ctx.service).get(created.user.id);
+      return { user, clientCredential: created.clientCredential };
     },
   }),
 }));

@@ -301,3 +301,104 @@ describe('client credentials', () => {
     expect(listed.body.credentials).toHaveLength(2);
   });
 });
+
+describe('automation accounts', () => {
+  it('lets an administrator create one with a first credential, which signs in as the account', async () => {
+    const rest = restClient(server.baseUrl, admin.token);
+    const created = await rest.post('/admin/users/automation', { name: 'Webhook Analyzer' });
+
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.headers.get('cache-control')).toBe('no-store');
+    expect(created.body).toEqual({
+      user: {
+        internal_uuid: expect.any(String),
+        provider: 'tmi',
+        provider_user_id: 'tmi-automation-webhook-analyzer',
+        email: 'tmi-automation-webhook-analyzer@tmi.local',
+        name: 'TMI Automation: Webhook Analyzer',
+        email_verified: false,
+        created_at: ISO,
+        modified_at: ISO,
+        is_admin: false,
+        groups: ['tmi-automation'],
+        active_threat_models: 0,
+        automation: true,
+      },
+      client_credential: {
+        id: expect.any(String),
+        client_id: expect.stringMatching(/^tmi_cc_/),
+        client_secret: expect.stringMatching(/^tmi_cs_/),
+        name: 'Webhook Analyzer',
+        description: 'Auto-created for automation account TMI Automation: Webhook Analyzer',
+        created_at: ISO,
+      },
+    });
+    const { client_id: clientId, client_secret: clientSecret } = created.body.client_credential;
+    const token = await exchange(clientId, clientSecret);
+    const me = await restClient(server.baseUrl, token).get('/me');
+    expect(me.body).toMatchObject({ provider_id: 'tmi-automation-webhook-analyzer', is_admin: false });
+    const groups = await restClient(server.baseUrl, token).get('/me/groups');
+    expect(groups.body.groups).toEqual([
+      { internal_uuid: '00000000-0000-0000-0000-000000000004', group_name: 'tmi-automation', name: 'TMI Automation' },
+    ]);
+
+    const duplicate = await rest.post('/admin/users/automation', { name: 'webhook analyzer' });
+    expect(duplicate.status).toBe(409);
+    const sameEmail = await rest.post('/admin/users/automation', { name: 'Other', email: reviewer.email });
+    expect(sameEmail.status).toBe(409);
+  });
+
+  it('is for administrators only, and validates the name', async () => {
+    for (const caller of [user, reviewer]) {
+      const refused = await restClient(server.baseUrl, caller.token).post('/admin/users/automation', { name: 'bot' });
+      expect(refused.status).toBe(403);
+    }
+    const graphql = await graphqlClient(
+      server.baseUrl,
+      user.token,
+    )(`mutation { createAutomationAccount(input: { name: "bot" }) { user { internalUuid } } }`);
+    expect(graphql.errors?.[0]?.extensions?.code).toBe('ADMIN_REQUIRED');
+    const rest = restClient(server.baseUrl, admin.token);
+    for (const body of [{}, { name: 'x' }, { name: '1bot' }, { name: 'bot-' }, { name: 'bot', extra: 1 }]) {
+      expect((await rest.post('/admin/users/automation', body)).status, JSON.stringify(body)).toBe(400);
+    }
+  });
+
+  it("lets administrators list, add and delete an automation account's credentials (only those)", async () => {
+    const rest = restClient(server.baseUrl, admin.token);
+    const account = await rest.post('/admin/users/automation', { name: 'scanner' });
+    const userId = account.body.user.internal_uuid as string;
+    const first = account.body.client_credential as { id: string; client_id: string; client_secret: string };
+    const firstToken = await exchange(first.client_id, first.client_secret);
+
+    const added = await rest.post(`/admin/users/${userId}/client_credentials`, {
+      name: 'second',
+      expires_at: '2099-06-01T00:00:00Z',
+    });
+    expect(added.status).toBe(201);
+    expect(added.body).toMatchObject({ name: 'second', client_secret: expect.stringMatching(/^tmi_cs_/) });
+
+    const listed = await rest.get(`/admin/users/${userId}/client_credentials`);
+    expect(listed.status).toBe(200);
+    expect(listed.body).toMatchObject({ total: 2, limit: 50, offset: 0 });
+    expect(listed.body.credentials.map((c: { name: string }) => c.name).sort()).toEqual(['scanner', 'second']);
+    expect(JSON.stringify(listed.body)).not.toContain('client_secret');
+
+    expect((await rest.delete(`/admin/users/${userId}/client_credentials/${first.id}`)).status).toBe(204);
+    expect((await restClient(server.baseUrl, firstToken).get('/me')).status).toBe(401);
+    expect((await rest.delete(`/admin/users/${userId}/client_credentials/${first.id}`)).status).toBe(404);
+
+    // A person's credentials are theirs to manage.
+    expect((await rest.get(`/admin/users/${reviewer.id}/client_credentials`)).status).toBe(403);
+    expect((await rest.post(`/admin/users/${reviewer.id}/client_credentials`, { name: 'x' })).status).toBe(403);
+    expect((await rest.get(`/admin/users/${UNKNOWN}/client_credentials`)).status).toBe(404);
+    expect((await restClient(server.baseUrl, user.token).get(`/admin/users/${userId}/client_credentials`)).status).toBe(
+      403,
+    );
+    const graphql = await graphqlClient(server.baseUrl, admin.token)(
+      `query($id: ID!) { userClientCredentials(userId: $id) { total credentials { name } } }`,
+      { id: userId },
+    );
+    expect(graphql.data?.userClientCredentials).toEqual({ total: 1, credentials: [{ name: 'second' }] });
+  });
+});

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  CreateAutomationAccountDocument,
   CreateMyClientCredentialDocument,
   CreateUserClientCredentialDocument,
   DeleteMyClientCredentialDocument,
@@ -81,5 +82,16 @@ export const credentialRoutes = [
     query: noQuery,
     variables: ({ params }) => ({ userId: params.user_id, id: params.credential_id }),
     status: 204,
+  }),
+  defineRoute({
+    method: 'POST',
+    path: '/admin/users/automation',
+    document: CreateAutomationAccountDocument,
+    params: z.object({}),
+    query: noQuery,
+    bodyTypes: ['application/json'],
+    variables: ({ body }) => ({ input: bodyObject(body) }),
+    headers: noStore,
+    status: 201,
   }),
 ];

@@ -2,6 +2,12 @@ import type { Prisma, User } from '../../generated/prisma/client.js';
 import { requireAdmin, type ServiceContext } from '../../infra/context.js';
 import { AppError } from '../../infra/errors/registry.js';
 import { parseInput } from '../../infra/errors/validation.js';
+import {
+  announceRevocations,
+  credentialTokens,
+  type IssuedToken,
+  recordRevocations,
+} from '../credentials/revocation.js';
 import { withEvents } from '../events/events.js';
 import { containsText } from '../shared/filters.js';
 import { parseId } from '../threat-models/input.js';
@@ -142,58 +148,81 @@ export class AdminUserService {
         suggestion: 'Use DELETE /me, or ask another administrator',
       });
     }
-    const outcome = await withEvents(this.ctx, async (tx, events) => {
-      const locked = await tx.$queryRaw<{ provider: string; providerId: string }[]>`
-        SELECT provider, provider_id AS "providerId" FROM users WHERE id = ${id}::uuid FOR UPDATE`;
-      const user = locked[0];
-      if (!user) throw userNotFound(id);
-      // For each owned threat model, the first other owner in its authorization list who is a known user.
-      const owned = await tx.$queryRaw<{ id: string; name: string; newOwnerId: string | null }[]>`
-        SELECT tm.id::text AS id, tm.name,
-               (SELECT u.id::text FROM threat_model_access a
-                  JOIN users u ON u.provider = a.provider AND u.provider_id = a.provider_id
-                 WHERE a.threat_model_id = tm.id AND a.principal_type = 'user' AND a.role = 'owner'
-                   AND u.id <> ${id}::uuid
-                 ORDER BY a.position LIMIT 1) AS "newOwnerId"
-          FROM threat_models tm WHERE tm.owner_id = ${id}::uuid
-         ORDER BY tm.id FOR UPDATE OF tm`;
-      const transferred = owned.filter((tm) => tm.newOwnerId !== null);
-      const deleted = owned.filter((tm) => tm.newOwnerId === null);
-      const now = this.ctx.now();
-      for (const tm of transferred) {
-        await tx.threatModel.update({
-          where: { id: tm.id },
-          data: { ownerId: tm.newOwnerId!, modifiedAt: now, version: { increment: 1 } },
-        });
-      }
-      // Threat models they created but others own keep a creator: their owner.
-      await tx.$executeRaw`UPDATE threat_models SET created_by_id = owner_id WHERE created_by_id = ${id}::uuid`;
-      await tx.threatModelAccess.deleteMany({
-        where: { principalType: 'user', provider: user.provider, providerId: user.providerId },
-      });
-      if (deleted.length > 0) await tx.threatModel.deleteMany({ where: { id: { in: deleted.map((tm) => tm.id) } } });
-      await tx.user.delete({ where: { id } });
-      for (const tm of transferred) {
-        await events.record({
-          resource: 'threat_model',
-          action: 'updated',
-          threatModelId: tm.id,
-          objectId: tm.id,
-          data: { id: tm.id, name: tm.name, ownerId: tm.newOwnerId, previousOwnerId: id },
-        });
-      }
-      for (const tm of deleted) {
-        await events.record({
-          resource: 'threat_model',
-          action: 'deleted',
-          threatModelId: tm.id,
-          objectId: tm.id,
-          data: { id: tm.id, name: tm.name },
-        });
-      }
-      return { transferred: transferred.length, deleted: deleted.length };
-    });
+    const outcome = await deleteUserAndData(this.ctx, id);
     this.ctx.log.info({ userId: id, threatModels: outcome }, 'user deleted by an administrator');
     return id;
   }
+}
+
+/**
+ * Deletes a user and what is theirs (tokens, credentials, quotas, memberships, webhook subscriptions). Each
+ * threat model they own passes to another user the authorization list names as owner, or is deleted when
+ * there is none; their own authorization entries go. One transaction; the threat models' events and the
+ * revocation of tokens issued through their client credentials (and `extraRevocations`) follow it.
+ * Administrators (DELETE /admin/users/{id}) and the user themselves (DELETE /me) come here.
+ */
+export async function deleteUserAndData(
+  ctx: ServiceContext,
+  id: string,
+  extraRevocations: IssuedToken[] = [],
+): Promise<{ transferred: number; deleted: number }> {
+  const { outcome, revoked } = await withEvents(ctx, async (tx, events) => {
+    const locked = await tx.$queryRaw<{ provider: string; providerId: string }[]>`
+      SELECT provider, provider_id AS "providerId" FROM users WHERE id = ${id}::uuid FOR UPDATE`;
+    const user = locked[0];
+    if (!user) throw userNotFound(id);
+    // For each owned threat model, the first other owner in its authorization list who is a known user.
+    const owned = await tx.$queryRaw<{ id: string; name: string; newOwnerId: string | null }[]>`
+      SELECT tm.id::text AS id, tm.name,
+             (SELECT u.id::text FROM threat_model_access a
+                JOIN users u ON u.provider = a.provider AND u.provider_id = a.provider_id
+               WHERE a.threat_model_id = tm.id AND a.principal_type = 'user' AND a.role = 'owner'
+                 AND u.id <> ${id}::uuid
+               ORDER BY a.position LIMIT 1) AS "newOwnerId"
+        FROM threat_models tm WHERE tm.owner_id = ${id}::uuid
+       ORDER BY tm.id FOR UPDATE OF tm`;
+    const transferred = owned.filter((tm) => tm.newOwnerId !== null);
+    const deleted = owned.filter((tm) => tm.newOwnerId === null);
+    const now = ctx.now();
+    for (const tm of transferred) {
+      await tx.threatModel.update({
+        where: { id: tm.id },
+        data: { ownerId: tm.newOwnerId!, modifiedAt: now, version: { increment: 1 } },
+      });
+    }
+    // Threat models they created but others own keep a creator: their owner.
+    await tx.$executeRaw`UPDATE threat_models SET created_by_id = owner_id WHERE created_by_id = ${id}::uuid`;
+    await tx.threatModelAccess.deleteMany({
+      where: { principalType: 'user', provider: user.provider, providerId: user.providerId },
+    });
+    if (deleted.length > 0) await tx.threatModel.deleteMany({ where: { id: { in: deleted.map((tm) => tm.id) } } });
+    // Their client credentials go with them (cascade): so do the tokens issued through those.
+    const revoked = await recordRevocations(
+      tx,
+      [...(await credentialTokens(tx, { ownerId: id })), ...extraRevocations],
+      now,
+    );
+    await tx.user.delete({ where: { id } });
+    for (const tm of transferred) {
+      await events.record({
+        resource: 'threat_model',
+        action: 'updated',
+        threatModelId: tm.id,
+        objectId: tm.id,
+        data: { id: tm.id, name: tm.name, ownerId: tm.newOwnerId, previousOwnerId: id },
+      });
+    }
+    for (const tm of deleted) {
+      await events.record({
+        resource: 'threat_model',
+        action: 'deleted',
+        threatModelId: tm.id,
+        objectId: tm.id,
+        data: { id: tm.id, name: tm.name },
+      });
+    }
+    return { outcome: { transferred: transferred.length, deleted: deleted.length }, revoked };
+  });
+  await announceRevocations(ctx, revoked);
+  return outcome;
 }
