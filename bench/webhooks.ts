@@ -1014,6 +1014,8 @@ async function main(): Promise<void> {
   const serverEnv: Record<string, string> = {
     NODE_ENV: 'production',
     TMI_PUBLIC_BASE_URL: `http://127.0.0.1:${serverPort}`,
+    // The bench measures deliveries, not the per-user rate limits (one user sends thousands of requests a minute).
+    TMI_RATE_LIMIT_ENABLED: 'false',
     DATABASE_URL: databaseUrl,
     PORT: String(serverPort),
     HOST: '127.0.0.1',

@@ -178,7 +178,7 @@ export async function buildHttpApp(deps: AppDeps, options: { api: boolean }): Pr
     credentials: true,
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
     allowedHeaders: ['content-type', 'cache-control', 'pragma', 'authorization', 'if-match', 'x-request-id'],
-    exposedHeaders: ['Retry-After', 'X-Request-Id'],
+    exposedHeaders: ['Retry-After', 'X-Request-Id', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'],
     maxAge: 600,
   });
   app.addHook('onSend', async (request, reply) => {

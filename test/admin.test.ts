@@ -500,3 +500,76 @@ describe('system settings (/admin/settings)', () => {
     expectStatus(await restAs(admin).get('/admin/settings/ui.banner'), 404);
   });
 });
+
+describe('the GraphQL face', () => {
+  it('groups, members and settings through GraphQL are what REST shows', async () => {
+    const gql = gqlAs(admin);
+    const created = await gql(
+      `mutation { createAdminGroup(input: { groupName: "gql-team", name: "GraphQL team", description: "d" }) {
+        internalUuid groupName provider isBuiltin memberCount } }`,
+    );
+    expect(created.data.createAdminGroup).toMatchObject({
+      groupName: 'gql-team',
+      provider: 'tmi',
+      isBuiltin: false,
+      memberCount: 0,
+    });
+    const id = created.data.createAdminGroup.internalUuid;
+    const again = await gql(`mutation { createAdminGroup(input: { groupName: "gql-team", name: "x" }) { groupName } }`);
+    expect(gqlCode(again)).toBe('CONFLICT');
+    const invalid = await gql(`mutation { createAdminGroup(input: { groupName: "no spaces", name: "x" }) { name } }`);
+    expect(gqlCode(invalid)).toBe('VALIDATION_FAILED');
+
+    const added = await gql(
+      `mutation($group: ID!, $user: ID!) { addGroupMember(groupId: $group, input: { userInternalUuid: $user }) {
+        subjectType userInternalUuid addedByInternalUuid } }`,
+      { group: id, user: member.id },
+    );
+    expect(added.data.addGroupMember).toEqual({
+      subjectType: 'USER',
+      userInternalUuid: member.id,
+      addedByInternalUuid: admin.id,
+    });
+    const rest = await restAs(admin).get(`/admin/groups/${id}/members`);
+    expect(rest.body.members.map((entry: any) => entry.user_internal_uuid)).toEqual([member.id]);
+    const page = await gql(`query($group: ID!) { groupMemberPage(groupId: $group) { total items { userEmail } } }`, {
+      group: id,
+    });
+    expect(page.data.groupMemberPage).toEqual({ total: 1, items: [{ userEmail: member.email }] });
+    const removed = await gql(
+      `mutation($group: ID!, $user: ID!) { removeGroupMember(groupId: $group, memberId: $user) }`,
+      {
+        group: id,
+        user: member.id,
+      },
+    );
+    expect(removed.data.removeGroupMember).toBe(member.id);
+    const updated = await gql(
+      `mutation($id: ID!) { updateAdminGroup(id: $id, input: { description: "new" }) { name description } }`,
+      { id },
+    );
+    expect(updated.data.updateAdminGroup).toEqual({ name: 'GraphQL team', description: 'new' });
+    expect((await gql(`mutation($id: ID!) { deleteAdminGroup(id: $id) }`, { id })).data.deleteAdminGroup).toBe(id);
+    expect(gqlCode(await gql(`query($id: ID!) { adminGroup(id: $id) { name } }`, { id }))).toBe('RESOURCE_NOT_FOUND');
+
+    const set = await gql(
+      `mutation { setSystemSetting(key: "gql.flag", input: { value: "false", type: BOOL }) { key value type readOnly } }`,
+    );
+    expect(set.data.setSystemSetting).toEqual({ key: 'gql.flag', value: 'false', type: 'BOOL', readOnly: false });
+    expect((await restAs(admin).get('/admin/settings/gql.flag')).body).toMatchObject({ value: 'false', type: 'bool' });
+    const wrong = await gql(
+      `mutation { setSystemSetting(key: "gql.flag", input: { value: "2", type: BOOL }) { key } }`,
+    );
+    expect(gqlCode(wrong)).toBe('VALIDATION_FAILED');
+    const listed = await gql(`{ systemSettings { key } }`);
+    expect(listed.data.systemSettings.map((setting: any) => setting.key)).toContain('gql.flag');
+    expect((await gql(`mutation { deleteSystemSetting(key: "gql.flag") }`)).data.deleteSystemSetting).toBe('gql.flag');
+
+    const leaving = await signIn(server, 'admin-gql-leaving');
+    const deleted = await gql(`mutation($id: ID!) { deleteAdminUser(id: $id) }`, { id: leaving.id });
+    expect(deleted.data.deleteAdminUser).toBe(leaving.id);
+    expect(gqlCode(await gql(`query($id: ID!) { adminUser(id: $id) { email } }`, { id: leaving.id }))).toBe(
+      'RESOURCE_NOT_FOUND',
+    );
+  });
+});
