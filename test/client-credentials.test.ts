@@ -316,7 +316,7 @@ describe('automation accounts', () => {
         provider_user_id: 'tmi-automation-webhook-analyzer',
         email: 'tmi-automation-webhook-analyzer@tmi.local',
         name: 'TMI Automation: Webhook Analyzer',
-        email_verified: false,
+        email_verified: true,
         created_at: ISO,
         modified_at: ISO,
         is_admin: false,

@@ -183,7 +183,15 @@ export class ClientCredentialService {
         });
       }
       const user = await tx.user.create({
-        data: { provider: 'tmi', providerId, email, name: displayName, automation: true, createdAt: now },
+        data: {
+          provider: 'tmi',
+          providerId,
+          email,
+          name: displayName,
+          automation: true,
+          emailVerified: true,
+          createdAt: now,
+        },
       });
       await tx.groupMember.create({
         data: {
