@@ -109,6 +109,9 @@ export class AuthService {
       deps.config.auth.identity.providers.map((provider) => [provider.id, createIdentityProvider(provider)]),
     );
     this.pendingLogins = pendingLoginStore(deps.redis, deps.config.redis.prefix);
+    if (this.providers.size > 0) {
+      deps.log.info({ providers: [...this.providers.keys()] }, 'identity providers configured');
+    }
   }
 
   private get prisma() {
