@@ -1,6 +1,7 @@
 import type { ServiceContext } from '../../infra/context.js';
 import type { DomainEventMessage, PubSubBus } from '../../infra/pubsub.js';
 import type { CellOperation } from './cell-operations.js';
+import { SessionEdits } from './edits.js';
 import { type CollaborationUser, diagramGone, type SessionEvent } from './events.js';
 import { CollaborationService, type DiagramState } from './service.js';
 
@@ -140,6 +141,7 @@ export class SessionFeed {
   private readonly stops: Promise<() => void>[] = [];
   private readonly users = new Map<string, Promise<CollaborationUser>>();
   private readonly service: CollaborationService;
+  private readonly edits: SessionEdits;
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -148,6 +150,7 @@ export class SessionFeed {
   ) {
     const service = new CollaborationService(ctx);
     this.service = service;
+    this.edits = SessionEdits.of(ctx.db);
     this.stops.push(
       ctx.pubsub.listen('diagram.events', target.id, (event) => this.input({ kind: 'event', event })),
       ctx.pubsub.listen('threat_model.events', target.threatModelId, (event) => this.input({ kind: 'changed', event })),
@@ -186,6 +189,16 @@ export class SessionFeed {
 
   private input(input: Input): void {
     if (this.closed) return;
+    // What this instance knows of the diagram, for planning its next edit without reading it again.
+    if (input.kind === 'event' && input.event.type === 'operation') {
+      this.edits.heard(this.target.id, input.event.updateVector);
+    } else if (
+      input.kind === 'changed' &&
+      input.event.objectId === this.target.diagramId &&
+      !(input.event.data as { operationId?: string }).operationId
+    ) {
+      this.edits.forget(this.target.id);
+    }
     this.queue.push(input);
     if (!this.busy) this.drain();
   }

@@ -25,13 +25,14 @@ WHERE s.id = $1::uuid`;
 
 /**
  * An edit in one statement, applied only if the diagram is still at the vector it was planned on
- * (`$13`): the cells, the log entry, the operation it undoes or redoes marked (`$15`), the session's
+ * (`$13`) and its session still exists (`$6`; an edit may be planned on what the previous one wrote): the cells, the log entry, the operation it undoes or redoes marked (`$15`), the session's
  * activity and the events, all or nothing. No rows back means another edit got there first.
  */
 const editSql = `
 WITH diagram AS (
   UPDATE diagrams SET cells = $2::jsonb, update_vector = $3::bigint, version = version + 1, modified_at = $4::timestamptz
   WHERE id = $1::uuid AND update_vector = $13::bigint
+    AND EXISTS (SELECT 1 FROM collaboration_sessions WHERE id = $6::uuid)
   RETURNING id
 ), logged AS (
   INSERT INTO diagram_operations

@@ -10,6 +10,7 @@ import { authorizeThreatModel } from '../threat-models/access.js';
 import { parseId } from '../threat-models/input.js';
 import { can, roleOf } from '../threat-models/policy.js';
 import { accessEntries, loadThreatModelAccess } from '../threat-models/read.js';
+import { SessionEdits } from './edits.js';
 import { type DiagramSnapshot, latestOperation, operationAt, snapshotForEdit, tryEdit } from './operation-log.js';
 import { applyCellOperations, type CellOperation, OperationRejected, parseCellOperations } from './cell-operations.js';
 import type { CollaborationUser, ParticipantView, SessionEvent } from './events.js';
@@ -462,70 +463,97 @@ export class CollaborationService {
     const principal = requirePrincipal(this.ctx);
     const sessionId = parseId(rawSessionId, 'session_id');
     const opId = parseId(operationId, 'operation_id');
-    for (let attempt = 0; attempt < MAX_EDIT_ATTEMPTS; attempt++) {
-      const diagram = await snapshotForEdit(this.ctx.db.pool, sessionId, opId, baseVector);
-      if (!diagram) throw this.sessionMissing(sessionId);
-      const access = { ownerId: diagram.ownerId, authorization: accessEntries(diagram.authorization) };
-      if (!can(principal, 'threat_model:write', access)) {
-        throw new OperationRejected('permission_denied', 'Readers cannot change the diagram');
-      }
-      if (diagram.duplicate) throw new OperationRejected('no_state_change', 'This operation was already applied');
-      const { operations, targetVector, marksUndone } = await plan(diagram);
-      const applied = applyCellOperations(diagram.cells, operations);
-      const updateVector = diagram.updateVector + 1;
-      const events = eventsParameter(this.ctx, [
-        {
-          resource: 'diagram',
-          action: 'updated',
-          threatModelId: diagram.threatModelId,
-          objectId: diagram.id,
-          // A compact snapshot: collaborative edits are frequent and the cells can be large.
-          data: {
-            id: diagram.id,
-            name: diagram.name,
-            updateVector,
-            operationId: opId,
-            cells: applied.applied as unknown as Prisma.InputJsonArray,
-          },
-        },
-      ]);
-      let rows: unknown[] | undefined;
-      try {
-        rows = await tryEdit(this.ctx.db.pool, {
-          diagramId: diagram.id,
-          cells: applied.cells,
-          updateVector,
-          expectedVector: diagram.updateVector,
-          at: this.ctx.now(),
-          operationId: opId,
-          sessionId: diagram.sessionId,
-          userId: principal.userId,
-          kind,
-          applied: applied.applied,
-          inverse: applied.inverse,
-          affectedCells: applied.affectedCells,
-          targetVector,
-          marksUndone,
-          events,
-        });
-      } catch (error) {
-        // The same operation id, applied by a concurrent request a moment ago.
-        if ((error as { code?: string }).code === '23505') {
-          throw new OperationRejected('no_state_change', 'This operation was already applied');
+    // Edits of a session through this instance go one at a time (`SessionEdits`), each planned on what the
+    // previous one wrote when nothing else changed the diagram since. Each one's broadcast is sent before
+    // the next is written, so this instance publishes a session's operations in vector order.
+    const edits = SessionEdits.of(this.ctx.db);
+    const { result, rows, published } = await edits.serially(sessionId, async () => {
+      for (let attempt = 0; attempt < MAX_EDIT_ATTEMPTS; attempt++) {
+        const now = this.ctx.now().getTime();
+        const chained = attempt === 0 ? edits.lastWritten(sessionId, baseVector, now) : undefined;
+        const diagram = chained?.snapshot ?? (await snapshotForEdit(this.ctx.db.pool, sessionId, opId, baseVector));
+        if (!diagram) throw this.sessionMissing(sessionId);
+        const access = { ownerId: diagram.ownerId, authorization: accessEntries(diagram.authorization) };
+        if (!can(principal, 'threat_model:write', access)) {
+          throw new OperationRejected('permission_denied', 'Readers cannot change the diagram');
         }
-        throw error;
+        if (diagram.duplicate) throw new OperationRejected('no_state_change', 'This operation was already applied');
+        const { operations, targetVector, marksUndone } = await plan(diagram);
+        const applied = applyCellOperations(diagram.cells, operations);
+        const updateVector = diagram.updateVector + 1;
+        const events = eventsParameter(this.ctx, [
+          {
+            resource: 'diagram',
+            action: 'updated',
+            threatModelId: diagram.threatModelId,
+            objectId: diagram.id,
+            // A compact snapshot: collaborative edits are frequent and the cells can be large.
+            data: {
+              id: diagram.id,
+              name: diagram.name,
+              updateVector,
+              operationId: opId,
+              cells: applied.applied as unknown as Prisma.InputJsonArray,
+            },
+          },
+        ]);
+        let rows: unknown[] | undefined;
+        try {
+          rows = await tryEdit(this.ctx.db.pool, {
+            diagramId: diagram.id,
+            cells: applied.cells,
+            updateVector,
+            expectedVector: diagram.updateVector,
+            at: this.ctx.now(),
+            operationId: opId,
+            sessionId: diagram.sessionId,
+            userId: principal.userId,
+            kind,
+            applied: applied.applied,
+            inverse: applied.inverse,
+            affectedCells: applied.affectedCells,
+            targetVector,
+            marksUndone,
+            events,
+          });
+        } catch (error) {
+          // The same operation id, applied by a concurrent request a moment ago.
+          if ((error as { code?: string }).code === '23505') {
+            throw new OperationRejected('no_state_change', 'This operation was already applied');
+          }
+          throw error;
+        }
+        if (!rows) {
+          edits.forget(sessionId);
+          continue;
+        }
+        edits.wrote(sessionId, {
+          snapshot: {
+            ...diagram,
+            updateVector,
+            cells: applied.cells,
+            duplicate: false,
+            since: [...diagram.since, { updateVector, affectedCells: applied.affectedCells }],
+          },
+          // What the snapshot's list of changes covers: after the base it was read for.
+          sinceFrom: chained?.sinceFrom ?? Math.min(baseVector ?? diagram.updateVector, diagram.updateVector),
+          readAt: chained?.readAt ?? now,
+        });
+        const result = { updateVector, operationId: opId, cells: applied.applied };
+        // Participants wait for this broadcast: it is sent first (the command is on its way once called).
+        const published = this.publishOperation(diagram.sessionId, result);
+        published.catch(() => undefined);
+        return { result, rows, published };
       }
-      if (!rows) continue;
-      // The edit is one statement outside a transaction: its deliveries are stored with it, their jobs
-      // enqueued right after (the webhook sweep enqueues any a crash in between left without one).
-      const deliveryIds = deliveryIdsOf(rows);
-      if (deliveryIds.length > 0) await enqueueDeliveries(this.ctx, this.ctx.db.prisma, deliveryIds);
-      const result = { updateVector, operationId: opId, cells: applied.applied };
-      await publishEvents(this.ctx, eventMessages(rows));
-      await this.publishOperation(diagram.sessionId, result);
-      return result;
-    }
-    throw new OperationRejected('conflict_detected', 'The diagram kept changing; send the operation again');
+      throw new OperationRejected('conflict_detected', 'The diagram kept changing; send the operation again');
+    });
+    await published;
+    // The edit is one statement outside a transaction: its deliveries are stored with it, their jobs
+    // enqueued right after (the webhook sweep enqueues any a crash in between left without one).
+    const deliveryIds = deliveryIdsOf(rows);
+    if (deliveryIds.length > 0) await enqueueDeliveries(this.ctx, this.ctx.db.prisma, deliveryIds);
+    await publishEvents(this.ctx, eventMessages(rows));
+    return result;
   }
 
   private async publishOperation(sessionId: string, applied: AppliedOperation): Promise<void> {
