@@ -8,7 +8,8 @@ import { principalFromRequest } from './auth.js';
 import { sendError } from './errors.js';
 
 // Rate limits: each signed-in user's API quota (requests a minute and an hour, from /admin/quotas/users or
-// the defaults) on every request carrying their token, and a per-address limit on the sign-in endpoints.
+// the defaults) on every request carrying their token, and a per-address limit on the sign-in endpoints
+// (and on the rest of /oauth2/* when called without a token).
 // Counters are fixed windows (aligned to the minute and the hour) kept in Redis when configured, so every
 // instance counts against the same limit, else in the process. A refused request is not counted.
 
@@ -131,6 +132,8 @@ const AUTH_FLOW_PATHS = new Set([
   '/oauth2/refresh',
   '/oauth2/callback',
   '/oauth2/introspect',
+  '/saml/acs',
+  '/saml/slo',
 ]);
 
 /** Users' limits, cached per instance; an administrator's change reaches every instance through pubsub. */
@@ -209,6 +212,14 @@ export async function registerRateLimits(app: FastifyInstance, deps: AppDeps): P
     counter.close();
   });
 
+  const userOf = async (request: FastifyRequest): Promise<string | undefined> => {
+    try {
+      return (await principalFromRequest(deps.tokens, request))?.userId;
+    } catch {
+      return undefined; // An invalid token is refused by the route itself.
+    }
+  };
+
   // Redis away: the request is served rather than refused (the limit is a protection, not a dependency).
   const hit = async (key: string, windows: RateWindow[], nowMs: number): Promise<RateDecision | undefined> => {
     try {
@@ -222,32 +233,30 @@ export async function registerRateLimits(app: FastifyInstance, deps: AppDeps): P
   app.addHook('onRequest', async (request, reply) => {
     const path = request.url.split('?')[0] ?? '';
     const nowMs = Date.now();
-    if (AUTH_FLOW_PATHS.has(path)) {
-      const decision = await hit(
-        `ip:${request.ip}`,
-        [{ name: 'minute', seconds: 60, max: settings.authRequestsPerMinute }],
-        nowMs,
-      );
-      if (!decision) return;
-      setRateHeaders(reply, decision);
-      if (!decision.allowed) return refuse(request, reply, decision, nowMs, 'sign-in requests from one address');
-      return;
+    if (!AUTH_FLOW_PATHS.has(path)) {
+      const userId = await userOf(request);
+      if (userId) {
+        const limits = await quotas.limitsOf(userId, nowMs);
+        const windows: RateWindow[] = [{ name: 'minute', seconds: 60, max: limits.maxRequestsPerMinute }];
+        if (limits.maxRequestsPerHour !== null) {
+          windows.push({ name: 'hour', seconds: 3600, max: limits.maxRequestsPerHour });
+        }
+        const decision = await hit(`user:${userId}`, windows, nowMs);
+        if (!decision) return;
+        setRateHeaders(reply, decision);
+        if (!decision.allowed) return refuse(request, reply, decision, nowMs, 'requests');
+        return;
+      }
+      // Without a user, only the rest of /oauth2/* counts, per address like the sign-in flow.
+      if (!path.startsWith('/oauth2/')) return;
     }
-    let userId: string;
-    try {
-      const principal = await principalFromRequest(deps.tokens, request);
-      if (!principal) return;
-      userId = principal.userId;
-    } catch {
-      return; // An invalid token is refused by the route itself.
-    }
-    const limits = await quotas.limitsOf(userId, nowMs);
-    const windows: RateWindow[] = [{ name: 'minute', seconds: 60, max: limits.maxRequestsPerMinute }];
-    if (limits.maxRequestsPerHour !== null)
-      windows.push({ name: 'hour', seconds: 3600, max: limits.maxRequestsPerHour });
-    const decision = await hit(`user:${userId}`, windows, nowMs);
+    const decision = await hit(
+      `ip:${request.ip}`,
+      [{ name: 'minute', seconds: 60, max: settings.authRequestsPerMinute }],
+      nowMs,
+    );
     if (!decision) return;
     setRateHeaders(reply, decision);
-    if (!decision.allowed) return refuse(request, reply, decision, nowMs, 'requests');
+    if (!decision.allowed) return refuse(request, reply, decision, nowMs, 'sign-in requests from one address');
   });
 }
