@@ -224,6 +224,10 @@ describe('users (/admin/users)', () => {
 
     const deleted = await restAs(admin).delete(`/admin/users/${leaving.id}`);
     expectStatus(deleted, 204);
+    // The account's tokens die with it, on both faces.
+    expectStatus(await restAs(leaving).get('/me'), 401);
+    const { errors } = await gqlAs(leaving)('{ me { userId } }');
+    expect(errors?.[0]?.extensions?.code).toBe('INVALID_TOKEN');
     expectStatus(await restAs(admin).get(`/admin/users/${leaving.id}`), 404);
     expectStatus(await restAs(admin).delete(`/admin/users/${leaving.id}`), 404);
 

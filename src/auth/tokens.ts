@@ -37,6 +37,13 @@ export function randomSecret(bytes = 32): string {
 }
 
 /**
+ * The revocation entry that stands for every access token of a user (a deleted account): recorded like a
+ * token id, it lasts as long as the longest-lived token could.
+ */
+export const everyTokenOf = (userId: string): string => `user:${userId}`;
+export const LONGEST_ACCESS_TOKEN_SECONDS = 86_400;
+
+/**
  * Issues and verifies access tokens. Verification is local (no database round trip): the signature,
  * expiry, and an in-memory set of revoked token ids kept in step across instances by pubsub.
  */
@@ -89,7 +96,7 @@ export class AccessTokens {
     const nowSeconds = Date.now() / 1000;
     const cached = this.verified.get(token);
     if (cached) {
-      if (cached.tokenExpiresAt > nowSeconds && !this.revoked.has(cached.tokenId)) return cached;
+      if (cached.tokenExpiresAt > nowSeconds && !this.isRevoked(cached.tokenId, cached.userId)) return cached;
       this.verified.delete(token);
       throw new AppError('INVALID_TOKEN');
     }
@@ -104,7 +111,7 @@ export class AccessTokens {
     } catch {
       throw new AppError('INVALID_TOKEN');
     }
-    if (!claims.jti || !claims.sub || this.revoked.has(claims.jti)) throw new AppError('INVALID_TOKEN');
+    if (!claims.jti || !claims.sub || this.isRevoked(claims.jti, claims.sub)) throw new AppError('INVALID_TOKEN');
     const principal: Principal = {
       userId: claims.sub,
       provider: claims.idp,
@@ -130,10 +137,14 @@ export class AccessTokens {
         audience: this.issuerOf(),
         algorithms: [SIGNING_ALGORITHM],
       });
-      return this.revoked.has(payload.jti) ? undefined : payload;
+      return this.isRevoked(payload.jti, payload.sub ?? '') ? undefined : payload;
     } catch {
       return undefined;
     }
+  }
+
+  private isRevoked(jti: string, userId: string): boolean {
+    return this.revoked.has(jti) || this.revoked.has(everyTokenOf(userId));
   }
 
   markRevoked(jti: string, expiresAtSeconds: number): void {

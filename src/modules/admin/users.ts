@@ -1,3 +1,4 @@
+import { everyTokenOf, LONGEST_ACCESS_TOKEN_SECONDS } from '../../auth/tokens.js';
 import type { Prisma, User } from '../../generated/prisma/client.js';
 import { requireAdmin, type ServiceContext } from '../../infra/context.js';
 import { AppError } from '../../infra/errors/registry.js';
@@ -199,7 +200,12 @@ export async function deleteUserAndData(
     // Their client credentials go with them (cascade): so do the tokens issued through those.
     const revoked = await recordRevocations(
       tx,
-      [...(await credentialTokens(tx, { ownerId: id })), ...extraRevocations],
+      [
+        ...(await credentialTokens(tx, { ownerId: id })),
+        ...extraRevocations,
+        // And every other token the account still holds (its sessions on other devices).
+        { jti: everyTokenOf(id), userId: id, expiresAt: new Date(now.getTime() + LONGEST_ACCESS_TOKEN_SECONDS * 1000) },
+      ],
       now,
     );
     await tx.user.delete({ where: { id } });
