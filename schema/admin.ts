@@ -1,9 +1,11 @@
 import { type AdminGroup, AdminGroupService, type GroupMemberView } from '../src/modules/admin/groups.js';
+import { type ProviderGroup, type ProviderGroups, ProviderGroupService } from '../src/modules/admin/provider-groups.js';
 import { type SystemSetting, SystemSettingService } from '../src/modules/admin/settings.js';
 import { type AdminUser, AdminUserService } from '../src/modules/admin/users.js';
 import { builder } from './builder.js';
 
-// Administration: users, groups and their members, system settings (administrators only).
+// Administration: users, groups and their members, system settings (administrators only); and the groups
+// known for an identity provider, which every signed-in user may list (`providerGroups`).
 
 const AdminSortFieldEnum = builder.enumType('AdminSortField', {
   values: {
@@ -207,6 +209,35 @@ const listArgs = (t: Parameters<Parameters<typeof builder.queryFields>[0]>[0]) =
   sortBy: t.arg({ type: AdminSortFieldEnum, defaultValue: 'created_at' }),
   sortOrder: t.arg({ type: SortOrderEnum, defaultValue: 'desc' }),
 });
+
+const ProviderGroupRef = builder.objectRef<ProviderGroup>('ProviderGroup').implement({
+  description: 'A group known for an identity provider',
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    displayName: t.exposeString('displayName', { nullable: true }),
+    usedInAuthorizations: t.exposeBoolean('usedInAuthorizations', {
+      description: "Whether a threat model's authorization names this group (for this provider or every one)",
+    }),
+  }),
+});
+
+const ProviderGroupsRef = builder.objectRef<ProviderGroups>('ProviderGroups').implement({
+  fields: (t) => ({
+    idp: t.exposeString('idp'),
+    groups: t.field({ type: [ProviderGroupRef], resolve: (result) => result.groups }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  providerGroups: t.field({
+    type: ProviderGroupsRef,
+    description:
+      'The groups known for an identity provider: its groups and those its users carry, by name, at most 1000',
+    authScopes: { authenticated: true },
+    args: { idp: t.arg.string({ required: true }) },
+    resolve: (_root, { idp }, ctx) => new ProviderGroupService(ctx.service).list(idp),
+  }),
+}));
 
 builder.queryFields((t) => ({
   adminUserPage: t.field({

@@ -12,7 +12,7 @@ import { registerOAuthRoutes } from '../rest-compat/routes/oauth.js';
 import { RAW_BODY, registerRestRoutes } from '../rest-compat/route-table.js';
 import type { AppDeps } from './app-deps.js';
 import { loadSigningKey } from './auth/keys.js';
-import { AuthService, startRevocationSync } from './auth/service.js';
+import { AuthService, startRevocationSync, TEST_PROVIDER_ID } from './auth/service.js';
 import { AccessTokens } from './auth/tokens.js';
 import type { Config } from './infra/config.js';
 import { createDatabase } from './infra/db.js';
@@ -92,6 +92,10 @@ export async function startServer(
       config.auth.accessTokenSeconds,
     );
 
+    const identityProviders = [
+      ...config.auth.identity.providers.map((provider) => provider.id),
+      ...(config.auth.testProviderEnabled ? [TEST_PROVIDER_ID] : []),
+    ];
     const deps: AppDeps = {
       config,
       log,
@@ -112,6 +116,7 @@ export async function startServer(
         now: () => new Date(),
         webhooks: config.webhooks,
         revocations: tokens,
+        identityProviders,
       }),
     };
     const stopRevocationSync = await startRevocationSync(deps);
@@ -154,7 +159,9 @@ export async function buildHttpApp(deps: AppDeps, options: { api: boolean }): Pr
       const header = request.headers['x-request-id'];
       return typeof header === 'string' && /^[\w-]{1,64}$/.test(header) ? header : randomUUID();
     },
-    routerOptions: { ignoreTrailingSlash: true },
+    // Path parameters longer than the router's default 100 characters reach the routes, which answer TMI's 400
+    // (the contract documents no 414), e.g. an `idp` of 101.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048 },
   }) as unknown as FastifyInstance;
 
   // JSON bodies are parsed by Fastify's safe parser, and their text is kept: signed callbacks verify it.

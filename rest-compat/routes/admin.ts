@@ -12,6 +12,7 @@ import {
   ListAdminUsersDocument,
   ListGroupMembersDocument,
   ListSystemSettingsDocument,
+  ProviderGroupsDocument,
   RemoveGroupMemberDocument,
   SetSystemSettingDocument,
   UpdateAdminGroupDocument,
@@ -21,6 +22,7 @@ import { bodyObject } from '../body.js';
 import { defineRoute } from '../route-table.js';
 
 // Administration (administrators only): users, groups and members, system settings. Quotas are in quotas.ts.
+// Beside them, the groups known for an identity provider, for any signed-in user (under /oauth2, but a plain read).
 
 const noQuery = z.object({}).passthrough();
 const userParams = z.object({ user_id: z.string() });
@@ -248,5 +250,14 @@ export const adminRoutes = [
     query: noQuery,
     variables: ({ params }) => ({ key: params.key }),
     status: 204,
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/oauth2/providers/{idp}/groups',
+    document: ProviderGroupsDocument,
+    params: z.object({ idp: z.string() }),
+    query: noQuery,
+    variables: ({ params }) => ({ idp: params.idp }),
+    status: 200,
   }),
 ];

@@ -19,6 +19,8 @@ export interface ServiceContext {
   webhooks: WebhookConfig;
   /** Makes this instance refuse an access token at once (others hear of it through pubsub, `auth.token_revoked`). */
   revocations: { markRevoked(jti: string, expiresAtSeconds: number): void };
+  /** The identity providers users sign in with here: the configured ones, and `tmi` when the test provider is on. */
+  identityProviders: readonly string[];
 }
 
 export type AuthenticatedContext = ServiceContext & { principal: Principal };

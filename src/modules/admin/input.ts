@@ -120,3 +120,11 @@ export function valueMatchesType(value: string, type: SettingType): boolean {
       }
   }
 }
+
+/** An identity provider's id as TMI's IdpPathParam bounds it. */
+export const providerGroupsSchema = z.strictObject({
+  idp: z
+    .string()
+    .max(100)
+    .regex(/^[a-zA-Z][a-zA-Z0-9_-]*$/, 'must be an identity provider id'),
+});
