@@ -1,26 +1,32 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { WRITTEN_MAX_AGE_MS } from '../src/modules/collaboration/edits.js';
+import { KNOWN_MAX_AGE_MS } from '../src/modules/collaboration/edits.js';
+import { ConnectionPresence } from '../src/modules/collaboration/presence.js';
 import { OperationRejected } from '../src/modules/collaboration/service.js';
+import { type LiveEvent, SessionStream } from '../src/modules/collaboration/stream.js';
 import { restClient } from './helpers/clients.js';
 import { collaborationAs } from './helpers/collaboration.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { signIn, type TestUser, userEntry } from './helpers/users.js';
 
-// Collaborative edits through one instance go one at a time, each planned on what the previous one wrote
-// (no snapshot read) while nothing else changed the diagram, the snapshot is recent and the session lasts.
+// Collaborative edits through one instance go one at a time, each planned on what the instance knows of the
+// diagram (what it wrote, and the operations its feed heard since) instead of a snapshot read, while that is
+// recent; the write checks the diagram is still as planned and, when not, answers it as it is.
 
 let server: TestServer;
+let second: TestServer;
 let owner: TestUser;
 let writer: TestUser;
 
 beforeAll(async () => {
   server = await startTestServer();
+  second = await startTestServer({}, { shareDatabaseWith: server });
   owner = await signIn(server, 'edits-owner');
   writer = await signIn(server, 'edits-writer');
 });
 afterEach(() => vi.restoreAllMocks());
 afterAll(async () => {
+  await second?.close();
   await server?.close();
 });
 
@@ -40,14 +46,39 @@ const add = (id: string) => ({
   cells: [{ id, operation: 'add', data: { id, shape: 'process', x: 10, y: 10, width: 80, height: 40 } }],
 });
 
-/** Counts the edit snapshots read from now on. */
-function snapshotReads() {
-  const query = vi.spyOn(server.deps.db.pool, 'query');
-  return () => query.mock.calls.filter(([config]) => (config as { name?: string }).name === 'collab_snapshot').length;
+/** Counts the statements of a name (`collab_snapshot`, `collab_edit`) an instance sends from now on. */
+function statements(name: string, instance = server) {
+  const query = vi.spyOn(instance.deps.db.pool, 'query');
+  return () => query.mock.calls.filter(([config]) => (config as { name?: string }).name === name).length;
+}
+const snapshotReads = (instance = server) => statements('collab_snapshot', instance);
+
+/** A GraphQL session stream on an instance: its feed hears the session there. */
+async function listen(instance: TestServer, user: TestUser, sessionId: string) {
+  const principal = await instance.deps.tokens.verify(user.token);
+  const presence = new ConnectionPresence(() => instance.deps.serviceContext({ principal: undefined, requestId: 't' }));
+  const stream = await SessionStream.open(
+    instance.deps.serviceContext({ principal, requestId: 'edits-test' }),
+    sessionId,
+    presence,
+  );
+  const events: LiveEvent[] = [];
+  void (async () => {
+    for await (const event of stream) events.push(event);
+  })();
+  return { stream, events };
+}
+
+async function until(check: () => boolean, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
 
 describe('collaborative edits through one instance', () => {
-  it('plan each edit on what the previous one wrote, concurrent ones included, and end with the stored cells', async () => {
+  it('plan each on what the previous one wrote, concurrent ones included, and end with the stored cells', async () => {
     const ids = await newSession();
     const service = await collaborationAs(server, writer);
     const reads = snapshotReads();
@@ -66,7 +97,7 @@ describe('collaborative edits through one instance', () => {
     expect((stored.cells as { id: string }[]).map((cell) => cell.id).sort()).toEqual([...cells].sort());
   });
 
-  it('read the diagram again after a write outside the session, and still refuse a duplicate operation id', async () => {
+  it('plan again on the diagram as the write found it after a write outside the session; duplicates are still refused', async () => {
     const ids = await newSession();
     const service = await collaborationAs(server, writer);
     const first = randomUUID();
@@ -80,7 +111,8 @@ describe('collaborative edits through one instance', () => {
     expect(
       await service.applyOperation(ids.session, { operationId: randomUUID(), baseVector: 2, operation: add(cell) }),
     ).toMatchObject({ updateVector: 3 });
-    expect(reads()).toBe(1);
+    // The write planned on the stale diagram did not apply and answered the diagram as it is: no read.
+    expect(reads()).toBe(0);
     const { body: stored } = await rest.get(`/threat_models/${ids.tm}/diagrams/${ids.diagram}`);
     expect(stored).toMatchObject({ name: 'Renamed', update_vector: 3 });
     expect(stored.cells).toHaveLength(2);
@@ -89,7 +121,7 @@ describe('collaborative edits through one instance', () => {
     ).rejects.toMatchObject({ reason: 'no_state_change' });
   });
 
-  it('conflicts with a change since the client’s base that the chained snapshot holds', async () => {
+  it('conflict with a change since the client’s base that the known diagram holds', async () => {
     const ids = await newSession();
     const service = await collaborationAs(server, writer);
     const cell = randomUUID();
@@ -112,7 +144,7 @@ describe('collaborative edits through one instance', () => {
     await expect(stale).rejects.toMatchObject({ reason: 'conflict_detected' });
   });
 
-  it('do not outlive the session, nor a writer’s role for longer than a snapshot may be reused', async () => {
+  it('do not outlive the session, nor a writer’s role for longer than what is known may be used', async () => {
     const ids = await newSession();
     const service = await collaborationAs(server, writer);
     await service.applyOperation(ids.session, {
@@ -125,7 +157,7 @@ describe('collaborative edits through one instance', () => {
     await rest.patch(`/threat_models/${ids.tm}`, [
       { op: 'replace', path: '/authorization', value: [userEntry(writer, 'reader')] },
     ]);
-    await new Promise((resolve) => setTimeout(resolve, WRITTEN_MAX_AGE_MS + 50));
+    await new Promise((resolve) => setTimeout(resolve, KNOWN_MAX_AGE_MS + 50));
     await expect(
       service.applyOperation(ids.session, { operationId: randomUUID(), baseVector: 1, operation: add(randomUUID()) }),
     ).rejects.toMatchObject({ reason: 'permission_denied' });
@@ -142,5 +174,63 @@ describe('collaborative edits through one instance', () => {
     ).rejects.toMatchObject({ code: 'RESOURCE_NOT_FOUND' });
     const { body: stored } = await rest.get(`/threat_models/${ids.tm}/diagrams/${ids.diagram}`);
     expect(stored.update_vector).toBe(2);
+  });
+
+  it('never write over cells the instance knows wrong: the write checks them and answers the diagram as it is', async () => {
+    const ids = await newSession();
+    const service = await collaborationAs(server, writer);
+    const first = randomUUID();
+    await service.applyOperation(ids.session, { operationId: randomUUID(), baseVector: 0, operation: add(first) });
+    // The stored cells change under the instance, the vector staying the same (as no path of the server does).
+    const other = randomUUID();
+    await server.deps.db.pool.query(`UPDATE diagrams SET cells = $2::jsonb WHERE id = $1::uuid`, [
+      ids.diagram,
+      JSON.stringify([{ id: other, shape: 'actor', x: 1, y: 1, width: 80, height: 40 }]),
+    ]);
+    const edits = statements('collab_edit');
+    const cell = randomUUID();
+    expect(
+      await service.applyOperation(ids.session, { operationId: randomUUID(), baseVector: 1, operation: add(cell) }),
+    ).toMatchObject({ updateVector: 2 });
+    expect(edits()).toBe(2);
+    const { body: stored } = await restClient(server.baseUrl, owner.token).get(
+      `/threat_models/${ids.tm}/diagrams/${ids.diagram}`,
+    );
+    expect((stored.cells as { id: string }[]).map((c) => c.id)).toEqual([other, cell]);
+  });
+
+  it('across two instances, each plans on the operations its feed heard from the other, without reading', async () => {
+    const ids = await newSession();
+    const here = await listen(server, owner, ids.session);
+    const there = await listen(second, writer, ids.session);
+    const services = [await collaborationAs(server, owner), await collaborationAs(second, writer)];
+    const [firstInstance, secondInstance] = [server, second].map((instance) => ({
+      reads: snapshotReads(instance),
+      writes: statements('collab_edit', instance),
+    }));
+    const cells: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const id = randomUUID();
+      cells.push(id);
+      await services[i % 2]!.applyOperation(ids.session, {
+        operationId: randomUUID(),
+        baseVector: i,
+        operation: add(id),
+      });
+      // Both feeds have heard it before the next edit.
+      await until(() =>
+        [here, there].every(({ events }) => events.some((e) => e.type === 'operation' && e.updateVector === i + 1)),
+      );
+    }
+    // One read per instance (what it did not know yet), and every write applied at once.
+    expect([firstInstance!.reads(), secondInstance!.reads()]).toEqual([1, 1]);
+    expect(firstInstance!.writes() + secondInstance!.writes()).toBe(6);
+    const { body: stored } = await restClient(server.baseUrl, owner.token).get(
+      `/threat_models/${ids.tm}/diagrams/${ids.diagram}`,
+    );
+    expect(stored.update_vector).toBe(6);
+    expect((stored.cells as { id: string }[]).map((c) => c.id)).toEqual(cells);
+    await here.stream.return();
+    await there.stream.return();
   });
 });

@@ -189,16 +189,6 @@ export class SessionFeed {
 
   private input(input: Input): void {
     if (this.closed) return;
-    // What this instance knows of the diagram, for planning its next edit without reading it again.
-    if (input.kind === 'event' && input.event.type === 'operation') {
-      this.edits.heard(this.target.id, input.event.updateVector);
-    } else if (
-      input.kind === 'changed' &&
-      input.event.objectId === this.target.diagramId &&
-      !(input.event.data as { operationId?: string }).operationId
-    ) {
-      this.edits.forget(this.target.id);
-    }
     this.queue.push(input);
     if (!this.busy) this.drain();
   }
@@ -342,6 +332,9 @@ export class SessionFeed {
   }
 
   private fanOut(event: FeedEvent): void {
+    // What this instance knows of the diagram, to plan its next edit on without reading it.
+    if (event.type === 'operation') this.edits.heard(this.target.id, event);
+    else if (event.type === 'state') this.edits.forget(this.target.id);
     const fanned = new Fanned(event);
     for (const membership of this.members) membership.offer(fanned);
   }

@@ -11,7 +11,14 @@ import { parseId } from '../threat-models/input.js';
 import { can, roleOf } from '../threat-models/policy.js';
 import { accessEntries, loadThreatModelAccess } from '../threat-models/read.js';
 import { SessionEdits } from './edits.js';
-import { type DiagramSnapshot, latestOperation, operationAt, snapshotForEdit, tryEdit } from './operation-log.js';
+import {
+  type DiagramSnapshot,
+  type EditOutcome,
+  latestOperation,
+  operationAt,
+  snapshotForEdit,
+  tryEdit,
+} from './operation-log.js';
 import { applyCellOperations, type CellOperation, OperationRejected, parseCellOperations } from './cell-operations.js';
 import type { CollaborationUser, ParticipantView, SessionEvent } from './events.js';
 
@@ -463,15 +470,15 @@ export class CollaborationService {
     const principal = requirePrincipal(this.ctx);
     const sessionId = parseId(rawSessionId, 'session_id');
     const opId = parseId(operationId, 'operation_id');
-    // Edits of a session through this instance go one at a time (`SessionEdits`), each planned on what the
-    // previous one wrote when nothing else changed the diagram since. Each one's broadcast is sent before
-    // the next is written, so this instance publishes a session's operations in vector order.
+    // Edits of a session through this instance go one at a time (`SessionEdits`), planned on what the
+    // instance knows of the diagram when it can, else on a snapshot read for the edit. Each one's broadcast
+    // is sent before the next is written, so this instance publishes a session's operations in vector order.
     const edits = SessionEdits.of(this.ctx.db);
     const { result, rows, published } = await edits.serially(sessionId, async () => {
+      const readAt = this.ctx.now().getTime();
+      let known = edits.current(sessionId, baseVector, readAt);
+      let diagram = known?.snapshot ?? (await snapshotForEdit(this.ctx.db.pool, sessionId, opId, baseVector));
       for (let attempt = 0; attempt < MAX_EDIT_ATTEMPTS; attempt++) {
-        const now = this.ctx.now().getTime();
-        const chained = attempt === 0 ? edits.lastWritten(sessionId, baseVector, now) : undefined;
-        const diagram = chained?.snapshot ?? (await snapshotForEdit(this.ctx.db.pool, sessionId, opId, baseVector));
         if (!diagram) throw this.sessionMissing(sessionId);
         const access = { ownerId: diagram.ownerId, authorization: accessEntries(diagram.authorization) };
         if (!can(principal, 'threat_model:write', access)) {
@@ -497,9 +504,9 @@ export class CollaborationService {
             },
           },
         ]);
-        let rows: unknown[] | undefined;
+        let outcome: EditOutcome;
         try {
-          rows = await tryEdit(this.ctx.db.pool, {
+          outcome = await tryEdit(this.ctx.db.pool, {
             diagramId: diagram.id,
             cells: applied.cells,
             updateVector,
@@ -515,6 +522,9 @@ export class CollaborationService {
             targetVector,
             marksUndone,
             events,
+            // Planned on what the instance knew: the write checks that the diagram still has those cells.
+            plannedCells: known ? diagram.cells : null,
+            baseVector,
           });
         } catch (error) {
           // The same operation id, applied by a concurrent request a moment ago.
@@ -523,8 +533,11 @@ export class CollaborationService {
           }
           throw error;
         }
-        if (!rows) {
+        if (!outcome.written) {
+          // Another change got there first: plan again on the diagram as the statement found it.
           edits.forget(sessionId);
+          known = undefined;
+          diagram = outcome.current;
           continue;
         }
         edits.wrote(sessionId, {
@@ -532,18 +545,17 @@ export class CollaborationService {
             ...diagram,
             updateVector,
             cells: applied.cells,
-            duplicate: false,
             since: [...diagram.since, { updateVector, affectedCells: applied.affectedCells }],
           },
           // What the snapshot's list of changes covers: after the base it was read for.
-          sinceFrom: chained?.sinceFrom ?? Math.min(baseVector ?? diagram.updateVector, diagram.updateVector),
-          readAt: chained?.readAt ?? now,
+          sinceFrom: known?.sinceFrom ?? Math.min(baseVector ?? diagram.updateVector, diagram.updateVector),
+          readAt: known?.readAt ?? readAt,
         });
         const result = { updateVector, operationId: opId, cells: applied.applied };
         // Participants wait for this broadcast: it is sent first (the command is on its way once called).
         const published = this.publishOperation(diagram.sessionId, result);
         published.catch(() => undefined);
-        return { result, rows, published };
+        return { result, rows: outcome.rows, published };
       }
       throw new OperationRejected('conflict_detected', 'The diagram kept changing; send the operation again');
     });
