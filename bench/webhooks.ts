@@ -28,7 +28,7 @@
 //   BENCH_WEBHOOK_WARMUP          events of the unmeasured warm-up case (default 200; 0 skips it)
 //   BENCH_WEBHOOK_IDLE_CHANGES    single changes of the idle-latency case (default 50; 0 skips it)
 //   BENCH_WEBHOOK_IDLE_SPACING_MS time between their starts (default 200)
-//   BENCH_WEBHOOK_ROUNDS          rounds of the throughput cases and their ceilings; medians reported (default 2)
+//   BENCH_WEBHOOK_ROUNDS          rounds of the throughput cases and their ceilings; medians reported (default 3)
 //   BENCH_WEBHOOK_WORKER          `same`: one server process with both roles (default); `separate`: the API
 //                                 (TMI_ROLES=api) and the worker (TMI_ROLES=worker) in two processes
 //   BENCH_CPU_PROF                a directory: the server runs with --cpu-prof and writes its profile there
@@ -79,7 +79,7 @@ const settings = {
   warmup: Math.round(num('BENCH_WEBHOOK_WARMUP', 200, true)),
   idleChanges: Math.round(num('BENCH_WEBHOOK_IDLE_CHANGES', 50, true)),
   idleSpacingMs: num('BENCH_WEBHOOK_IDLE_SPACING_MS', 200),
-  rounds: Math.round(num('BENCH_WEBHOOK_ROUNDS', 2)),
+  rounds: Math.round(num('BENCH_WEBHOOK_ROUNDS', 3)),
   worker: process.env.BENCH_WEBHOOK_WORKER || 'same',
   cpuProfDir: process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : undefined,
 };
