@@ -71,7 +71,7 @@ const envSchema = z.object({
   TMI_WEBHOOK_FAILURE_THRESHOLD: z.coerce.number().int().min(1).max(1000).default(10),
   TMI_WEBHOOK_IN_PROGRESS_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
   TMI_WEBHOOK_WORKER_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(100),
-  TMI_WEBHOOK_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2),
+  TMI_WEBHOOK_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(4),
   TMI_RATE_LIMIT_ENABLED: z.enum(['true', 'false', '1', '0', 'yes', 'no', '']).optional(),
   TMI_RATE_LIMIT_AUTH_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(100),
 });

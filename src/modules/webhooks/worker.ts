@@ -7,8 +7,8 @@ import { postWebhook, type SendResult, TargetChecks } from './sender.js';
 import { signBody } from './signature.js';
 import { targetPolicy } from './url-guard.js';
 
-// The delivery worker: a batch of jobs costs two statements whatever its size — one claims the batch's
-// pending deliveries (counting the attempt), one records every outcome — with the POSTs in between
+// The delivery worker: a batch of jobs costs two statements whatever its size — one reads the batch's
+// pending deliveries (writing nothing), one records every outcome and attempt — with the POSTs in between
 // running concurrently. A job whose attempt failed is failed back to pg-boss, which retries it with
 // exponential backoff; the last failed attempt makes the delivery `failed`.
 //
@@ -30,14 +30,14 @@ interface ClaimedDelivery {
   subscription_status: string;
 }
 
+// Reading the batch writes nothing: the attempt is counted with its outcome (pg-boss numbers attempts,
+// a crashed one included, so the count stays right across workers).
 const claimSql = `
-UPDATE webhook_deliveries d
-SET attempts = d.attempts + 1, last_activity_at = $2::timestamptz, next_retry_at = NULL
-FROM webhook_subscriptions s
-WHERE d.id = ANY ($1::uuid[]) AND d.status = 'pending' AND s.id = d.subscription_id
-RETURNING d.id::text, d.subscription_id::text, s.owner_id::text, d.event_type, d.threat_model_id::text,
-          d.addon_id::text, d.invoked_by_id::text, d.payload, d.attempts, s.url, s.secret,
-          s.status AS subscription_status`;
+SELECT d.id::text, d.subscription_id::text, s.owner_id::text, d.event_type, d.threat_model_id::text,
+       d.addon_id::text, d.invoked_by_id::text, d.payload, s.url, s.secret, s.status AS subscription_status
+FROM webhook_deliveries d
+JOIN webhook_subscriptions s ON s.id = d.subscription_id
+WHERE d.id = ANY ($1::uuid[]) AND d.status = 'pending'`;
 
 /**
  * Every outcome of a batch in one statement (`$1`: [{id, status, code, error, next_retry_at}]), applied
@@ -48,10 +48,10 @@ RETURNING d.id::text, d.subscription_id::text, s.owner_id::text, d.event_type, d
 const recordSql = `
 WITH outcome AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb)
-    AS o(id uuid, status text, code int, error text, next_retry_at timestamptz, subscription_id uuid)
+    AS o(id uuid, status text, code int, error text, next_retry_at timestamptz, subscription_id uuid, attempts int)
 ), updated AS (
   UPDATE webhook_deliveries d
-  SET status = o.status, last_status_code = o.code, last_error = COALESCE(o.error, d.last_error),
+  SET status = o.status, attempts = GREATEST(d.attempts, o.attempts), last_status_code = o.code, last_error = COALESCE(o.error, d.last_error),
       next_retry_at = o.next_retry_at, last_activity_at = $2::timestamptz,
       status_updated_at = CASE WHEN o.status <> 'pending' THEN $2::timestamptz ELSE d.status_updated_at END,
       delivered_at = CASE WHEN o.status = 'delivered' THEN $2::timestamptz ELSE d.delivered_at END,
@@ -90,10 +90,16 @@ interface Outcome {
   code: number | null;
   error: string | null;
   next_retry_at: string | null;
+  attempts: number;
 }
 
 function outcomeOf(config: WebhookConfig, delivery: ClaimedDelivery, result: SendResult, now: Date): Outcome {
-  const base = { id: delivery.id, subscription_id: delivery.subscription_id, code: result.statusCode ?? null };
+  const base = {
+    id: delivery.id,
+    subscription_id: delivery.subscription_id,
+    code: result.statusCode ?? null,
+    attempts: delivery.attempts,
+  };
   if (!result.error) {
     return { ...base, status: result.async ? 'in_progress' : 'delivered', error: null, next_retry_at: null };
   }
@@ -118,9 +124,11 @@ export async function deliverBatch(
   const { rows: claimed } = await ctx.db.pool.query<ClaimedDelivery>({
     name: 'webhook_claim',
     text: claimSql,
-    values: [[...jobOf.keys()], ctx.now()],
+    values: [[...jobOf.keys()]],
   });
   if (claimed.length === 0) return settled;
+  const attemptOf = new Map(items.map((item) => [item.payload.deliveryId, item.attempt]));
+  for (const delivery of claimed) delivery.attempts = attemptOf.get(delivery.id) ?? 1;
 
   const targets = new TargetChecks(targetPolicy(config));
   const results = await Promise.all(
