@@ -1,6 +1,6 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { schema } from '../schema/index.js';
 import type { AppDeps } from '../src/app-deps.js';
 import type { Logger } from '../src/infra/logger.js';
@@ -56,6 +56,20 @@ export function defineRoute<TData, TVariables, P, Q>(route: RestRoute<TData, TVa
 export const RAW_BODY = Symbol('rawBody');
 const rawBodyOf = (request: FastifyRequest): string | undefined =>
   (request as FastifyRequest & { [RAW_BODY]?: string })[RAW_BODY];
+
+/** TMI's offset pagination of its lists: `limit` 1–100 (default 20) and `offset`. */
+export const pageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  offset: z.coerce.number().int().min(0).max(1_000_000_000).default(0),
+});
+
+/** A page `{items, total, limit, offset}` in TMI's list envelope, which names the items after the resource. */
+export const listEnvelope =
+  (name: string) =>
+  (result: unknown): unknown => {
+    const { items, ...rest } = result as { items: unknown[] };
+    return { [name]: items, ...rest };
+  };
 
 export const toFastifyPath = (path: string): string => path.replace(/\{([^}]+)\}/g, ':$1');
 

@@ -7,8 +7,7 @@ import {
   ListAddonsDocument,
 } from '../generated/graphql.js';
 import { bodyObject } from '../body.js';
-import { defineRoute } from '../route-table.js';
-import { page } from './children.js';
+import { defineRoute, listEnvelope, pageQuery } from '../route-table.js';
 
 const idParams = z.object({ id: z.string() });
 const noQuery = z.object({}).passthrough();
@@ -30,12 +29,9 @@ export const addonRoutes = [
     path: '/addons',
     document: ListAddonsDocument,
     params: z.object({}),
-    query: page.extend({ threat_model_id: z.string().optional() }),
+    query: pageQuery.extend({ threat_model_id: z.string().optional() }),
     variables: ({ query }) => ({ threatModelId: query.threat_model_id, limit: query.limit, offset: query.offset }),
-    present: (result) => {
-      const { items, ...rest } = result as { items: unknown[] };
-      return { addons: items, ...rest };
-    },
+    present: listEnvelope('addons'),
     status: 200,
   }),
   defineRoute({

@@ -19,7 +19,7 @@ import {
   UpdateAdminUserDocument,
 } from '../generated/graphql.js';
 import { bodyObject } from '../body.js';
-import { defineRoute } from '../route-table.js';
+import { defineRoute, listEnvelope } from '../route-table.js';
 
 // Administration (administrators only): users, groups and members, system settings. Quotas are in quotas.ts.
 // Beside them, the groups known for an identity provider, for any signed-in user (under /oauth2, but a plain read).
@@ -62,12 +62,6 @@ const groupListQuery = z.object({
   built_in: flag.optional(),
 });
 
-/** `{items, total, limit, offset}` as TMI's envelope names its list. */
-const envelope = (name: string) => (result: unknown) => {
-  const { items, ...rest } = result as { items: unknown[] };
-  return { [name]: items, ...rest };
-};
-
 export const adminRoutes = [
   defineRoute({
     method: 'GET',
@@ -91,7 +85,7 @@ export const adminRoutes = [
         automation: query.automation,
       },
     }),
-    present: envelope('users'),
+    present: listEnvelope('users'),
     status: 200,
   }),
   defineRoute({
@@ -140,7 +134,7 @@ export const adminRoutes = [
         built_in: query.built_in,
       },
     }),
-    present: envelope('groups'),
+    present: listEnvelope('groups'),
     status: 200,
   }),
   defineRoute({
@@ -188,7 +182,7 @@ export const adminRoutes = [
     params: groupParams,
     query: z.object(page),
     variables: ({ params, query }) => ({ groupId: params.group_id, limit: query.limit, offset: query.offset }),
-    present: envelope('members'),
+    present: listEnvelope('members'),
     status: 200,
   }),
   defineRoute({

@@ -3,7 +3,7 @@ import type { DocumentNode } from 'graphql';
 import { z } from 'zod';
 import { parseInput } from '../../src/infra/errors/validation.js';
 import { bodyArray, bodyObject, expectedVersion, jsonPatchOperations } from '../body.js';
-import { defineRoute, type RestInput, type RestRoute } from '../route-table.js';
+import { defineRoute, listEnvelope, pageQuery, type RestInput, type RestRoute } from '../route-table.js';
 
 /** Any typed document: the route table runs it untyped, as every entry of the table does. */
 type Doc = DocumentNode;
@@ -30,10 +30,6 @@ export interface ChildRoutesSpec {
 
 const threatModelParams = z.object({ threat_model_id: z.string() });
 const noQuery = z.object({}).passthrough();
-export const page = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  offset: z.coerce.number().int().min(0).max(1_000_000_000).default(0),
-});
 const json = ['application/json'];
 
 /** TMI's endpoints for one kind of child of a threat model, each mapped onto its GraphQL document. */
@@ -54,17 +50,14 @@ export function childRoutes(spec: ChildRoutesSpec): RestRoute[] {
       path: base,
       document: untyped(spec.documents.list),
       params: threatModelParams,
-      query: spec.listFilter ? page.and(spec.listFilter.query) : page,
+      query: spec.listFilter ? pageQuery.and(spec.listFilter.query) : pageQuery,
       variables: ({ params, query }) => ({
         threatModelId: params.threat_model_id,
         limit: query.limit,
         offset: query.offset,
         ...spec.listFilter?.variables(query),
       }),
-      present: (result) => {
-        const { items, ...rest } = result as { items: unknown[] };
-        return { [spec.collection]: items, ...rest };
-      },
+      present: listEnvelope(spec.collection),
       status: 200,
     }),
     defineRoute({

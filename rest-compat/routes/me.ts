@@ -8,7 +8,7 @@ import {
   ListMyGroupsDocument,
   SetMyPreferencesDocument,
 } from '../generated/graphql.js';
-import { defineRoute } from '../route-table.js';
+import { defineRoute, listEnvelope } from '../route-table.js';
 
 const noQuery = z.object({}).passthrough();
 
@@ -82,10 +82,7 @@ export const meRoutes = [
       offset: z.coerce.number().int().default(0),
     }),
     variables: ({ params, query }) => ({ groupId: params.group_id, limit: query.limit, offset: query.offset }),
-    present: (result) => {
-      const { items, ...page } = result as { items: unknown[] };
-      return { members: items, ...page };
-    },
+    present: listEnvelope('members'),
     status: 200,
   }),
 ];

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ListProjectsDocument } from '../generated/graphql.js';
-import { defineRoute } from '../route-table.js';
+import { defineRoute, listEnvelope } from '../route-table.js';
 import { MAX_OFFSET, RELATIONSHIP_TYPES } from '../../src/modules/projects/service.js';
 
 const text = z
@@ -44,10 +44,7 @@ export const projectRoutes = [
         transitive: query.transitive,
       },
     }),
-    present: (page) => {
-      const { items, ...rest } = page as { items: unknown[] };
-      return { projects: items, ...rest };
-    },
+    present: listEnvelope('projects'),
     status: 200,
   }),
 ];

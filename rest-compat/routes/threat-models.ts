@@ -8,7 +8,7 @@ import {
   UpdateThreatModelDocument,
 } from '../generated/graphql.js';
 import { bodyObject, expectedVersion, jsonPatchOperations } from '../body.js';
-import { defineRoute } from '../route-table.js';
+import { defineRoute, pageQuery } from '../route-table.js';
 
 const threatModelParams = z.object({ threat_model_id: z.string() });
 const noQuery = z.object({}).passthrough();
@@ -18,9 +18,7 @@ const text = z
   .max(1000)
   .regex(/^[^\x00-\x1F]*$/, 'must not contain control characters');
 const timestamp = z.iso.datetime({ offset: true });
-const listQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  offset: z.coerce.number().int().min(0).max(1_000_000_000).default(0),
+const listQuery = pageQuery.extend({
   name: text.optional(),
   owner: text.optional(),
   description: text.optional(),

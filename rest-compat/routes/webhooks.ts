@@ -10,24 +10,12 @@ import {
   ListWebhookSubscriptionsDocument,
   TestWebhookSubscriptionDocument,
 } from '../generated/graphql.js';
-import { defineRoute } from '../route-table.js';
+import { defineRoute, listEnvelope, pageQuery } from '../route-table.js';
 
 const subscriptions = '/admin/webhooks/subscriptions';
-const page = {
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  offset: z.coerce.number().int().min(0).max(1_000_000_000).default(0),
-};
 const webhookParams = z.object({ webhook_id: z.string() });
 const deliveryParams = z.object({ delivery_id: z.string() });
 const noQuery = z.object({}).passthrough();
-
-/** TMI's list envelopes name their items after the resource. */
-const envelope =
-  (name: string) =>
-  (result: unknown): unknown => {
-    const { items, ...rest } = result as { items: unknown[] };
-    return { [name]: items, ...rest };
-  };
 
 export const webhookRoutes = [
   defineRoute({
@@ -35,9 +23,9 @@ export const webhookRoutes = [
     path: subscriptions,
     document: ListWebhookSubscriptionsDocument,
     params: z.object({}),
-    query: z.object({ threat_model_id: z.string().optional(), ...page }),
+    query: pageQuery.extend({ threat_model_id: z.string().optional() }),
     variables: ({ query }) => ({ threatModelId: query.threat_model_id, limit: query.limit, offset: query.offset }),
-    present: envelope('subscriptions'),
+    present: listEnvelope('subscriptions'),
     status: 200,
   }),
   defineRoute({
@@ -87,9 +75,9 @@ export const webhookRoutes = [
     path: '/admin/webhooks/deliveries',
     document: ListWebhookDeliveriesDocument,
     params: z.object({}),
-    query: z.object({ subscription_id: z.string().optional(), ...page }),
+    query: pageQuery.extend({ subscription_id: z.string().optional() }),
     variables: ({ query }) => ({ subscriptionId: query.subscription_id, limit: query.limit, offset: query.offset }),
-    present: envelope('deliveries'),
+    present: listEnvelope('deliveries'),
     status: 200,
   }),
   defineRoute({
