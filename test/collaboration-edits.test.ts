@@ -233,4 +233,31 @@ describe('collaborative edits through one instance', () => {
     await here.stream.return();
     await there.stream.return();
   });
+
+  it('refuse an update that changes nothing, whether the diagram was known or read (keys in any order)', async () => {
+    const ids = await newSession();
+    const cell = randomUUID();
+    const data = { id: cell, shape: 'process', x: 10, y: 10, width: 80, height: 40 };
+    await (
+      await collaborationAs(server, writer)
+    ).applyOperation(ids.session, { operationId: randomUUID(), baseVector: 0, operation: add(cell) });
+    const same = { type: 'patch', cells: [{ id: cell, operation: 'update', data }] };
+    // Known: the instance that wrote it.
+    await expect(
+      (await collaborationAs(server, writer)).applyOperation(ids.session, {
+        operationId: randomUUID(),
+        baseVector: 1,
+        operation: same,
+      }),
+    ).rejects.toMatchObject({ reason: 'no_state_change' });
+    // Read: the other instance (its cells come back from jsonb with their keys in another order).
+    const reversed = Object.fromEntries(Object.entries(data).reverse());
+    await expect(
+      (await collaborationAs(second, writer)).applyOperation(ids.session, {
+        operationId: randomUUID(),
+        baseVector: 1,
+        operation: { type: 'patch', cells: [{ id: cell, operation: 'update', data: reversed }] },
+      }),
+    ).rejects.toMatchObject({ reason: 'no_state_change' });
+  });
 });

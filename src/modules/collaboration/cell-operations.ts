@@ -147,7 +147,26 @@ function describe(error: unknown): string {
   return error instanceof AppError || error instanceof Error ? error.message : 'invalid cells';
 }
 
+/**
+ * Whether two cell lists hold the same cells in the same order. Cells compare by value whatever the order of
+ * their keys: read back from the database (jsonb orders keys its own way) or as validated, a cell is the same.
+ */
 function sameCells(a: readonly Cell[], b: readonly Cell[]): boolean {
   if (a.length !== b.length) return false;
-  return a.every((cell, index) => cell === b[index] || JSON.stringify(cell) === JSON.stringify(b[index]));
+  return a.every((cell, index) => sameValue(cell, b[index]));
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const other = b as unknown[];
+    return a.length === other.length && a.every((item, index) => sameValue(item, other[index]));
+  }
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  const keys = Object.keys(left).filter((key) => left[key] !== undefined);
+  if (keys.length !== Object.keys(right).filter((key) => right[key] !== undefined).length) return false;
+  return keys.every((key) => Object.hasOwn(right, key) && sameValue(left[key], right[key]));
 }
