@@ -20,7 +20,11 @@
 //   BENCH_COLLAB_DURATION     measured seconds per target and round (default 12)
 //   BENCH_COLLAB_WARMUP       warm-up seconds per target and round, at the same rate (default 3)
 //   BENCH_COLLAB_ROUNDS       rounds (targets interleaved); medians are reported (default 1)
-//   BENCH_COLLAB_TARGETS      subset of bare,server,relay,server2 (default all four)
+//   BENCH_COLLAB_TARGETS      subset of bare,server,relay,server2,baseline,baseline2 (default: the first four,
+//                             and with BENCH_COLLAB_BASELINE each server target followed by its baseline)
+//   BENCH_COLLAB_BASELINE     another checkout of this server (a `git worktree` of an earlier commit, with its
+//                             node_modules and generated client): its instances run beside this one's on the
+//                             same database and Redis, as targets baseline (1 instance) and baseline2 (2)
 //   BENCH_COLLAB_IDLE         idle connections for the memory measurement; 0 skips it (default 500)
 //   BENCH_CPU_PROF            a directory: the server instances run with --cpu-prof and write profiles there
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -54,8 +58,13 @@ const num = (name: string, fallback: number, allowZero = false): number => {
   return value;
 };
 
-type TargetName = 'bare' | 'server' | 'relay' | 'server2';
-const TARGETS: TargetName[] = ['bare', 'server', 'relay', 'server2'];
+type TargetName = 'bare' | 'server' | 'relay' | 'server2' | 'baseline' | 'baseline2';
+const TARGETS: TargetName[] = ['bare', 'server', 'relay', 'server2', 'baseline', 'baseline2'];
+const baselineRoot = process.env.BENCH_COLLAB_BASELINE ? path.resolve(process.env.BENCH_COLLAB_BASELINE) : undefined;
+// Interleaved, so that each server target and its baseline see the same machine.
+const DEFAULT_TARGETS = baselineRoot
+  ? ['bare', 'server', 'baseline', 'relay', 'server2', 'baseline2']
+  : ['bare', 'server', 'relay', 'server2'];
 
 const settings = {
   adminUrl: process.env.DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/postgres',
@@ -65,7 +74,7 @@ const settings = {
   duration: num('BENCH_COLLAB_DURATION', 12),
   warmup: num('BENCH_COLLAB_WARMUP', 3, true),
   rounds: Math.round(num('BENCH_COLLAB_ROUNDS', 1)),
-  targets: (process.env.BENCH_COLLAB_TARGETS || TARGETS.join(',')).split(',').map((t) => t.trim()),
+  targets: (process.env.BENCH_COLLAB_TARGETS || DEFAULT_TARGETS.join(',')).split(',').map((t) => t.trim()),
   idle: Math.round(num('BENCH_COLLAB_IDLE', 500, true)),
   cpuProfDir: process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : undefined,
 };
@@ -615,7 +624,8 @@ async function loadRun(target: Target, probe: Probe): Promise<RunResult> {
     for (const p of participants) p.run = setup;
     for (const p of participants) {
       const id = randomUUID();
-      setup.add(id, p.index, p.send(id, 'add', 100), false);
+      // At x = 50, where no update below moves a node (each update changes the diagram).
+      setup.add(id, p.index, p.send(id, 'add', 50), false);
       await sleep(10);
     }
     await setup.settle(10_000);
@@ -868,11 +878,17 @@ const LABELS: Record<TargetName, string> = {
   server: 'TMI server',
   relay: 'bare Redis-relayed broadcast',
   server2: 'TMI server',
+  baseline: 'baseline TMI server',
+  baseline2: 'baseline TMI server',
 };
 
 async function main(): Promise<void> {
   const selected = settings.targets.filter((t): t is TargetName => (TARGETS as string[]).includes(t));
   check(selected.length === settings.targets.length, `BENCH_COLLAB_TARGETS: use ${TARGETS.join(', ')}`);
+  check(
+    baselineRoot !== undefined || !selected.some((t) => t.startsWith('baseline')),
+    'the baseline targets need BENCH_COLLAB_BASELINE',
+  );
   check(settings.participants >= 2 && settings.participants <= 200, 'BENCH_COLLAB_PARTICIPANTS: 2..200');
   check(await redisAnswers(settings.redisUrl), `no Redis answers at ${settings.redisUrl} (the bench needs one)`);
 
@@ -937,6 +953,14 @@ async function main(): Promise<void> {
   const serverB = selected.includes('server2')
     ? await startChild('server B', [...profArgs, ...serverArgs], serverEnv(portB), portB)
     : undefined;
+  // The baseline: the same deployment from another checkout (its code, this database and Redis).
+  const baselineArgs = baselineRoot ? ['--import', 'tsx', path.join(baselineRoot, 'src/main.ts')] : [];
+  const baselines: Child[] = [];
+  const baselineCount = selected.includes('baseline2') ? 2 : selected.includes('baseline') ? 1 : 0;
+  for (const name of ['baseline A', 'baseline B'].slice(0, baselineCount)) {
+    const port = await freePort();
+    baselines.push(await startChild(name, [...profArgs, ...baselineArgs], serverEnv(port), port));
+  }
   const ceilingArgs = ['--import', 'tsx', 'bench/broadcast-ceiling.ts'];
   const barePort = await freePort();
   const bare = selected.includes('bare')
@@ -994,7 +1018,7 @@ async function main(): Promise<void> {
   const probe: Probe = { admin, database, redisPid: redisPidMatch ? Number(redisPidMatch[1]) : undefined };
 
   let runs = 0;
-  const serverTarget = (name: 'server' | 'server2', instances: Child[]): Target => ({
+  const serverTarget = (name: 'server' | 'server2' | 'baseline' | 'baseline2', instances: Child[]): Target => ({
     name,
     label: `${LABELS[name]} (${instances.length} instance${instances.length > 1 ? 's' : ''})`,
     instances: instances.length,
@@ -1024,7 +1048,9 @@ async function main(): Promise<void> {
         ? ceilingTarget('relay', relays)
         : name === 'server'
           ? serverTarget('server', [serverA!])
-          : serverTarget('server2', [serverA!, serverB!]),
+          : name === 'server2'
+            ? serverTarget('server2', [serverA!, serverB!])
+            : serverTarget(name, baselines.slice(0, name === 'baseline' ? 1 : 2)),
   );
 
   const results = new Map<TargetName, RunResult[]>();
@@ -1037,6 +1063,7 @@ async function main(): Promise<void> {
     }
   }
   await serverB?.stop();
+  for (const baseline of baselines) await baseline.stop();
   await bare?.stop();
   for (const relay of relays) await relay.stop();
 
@@ -1167,6 +1194,20 @@ function report(targets: Target[], results: Map<TargetName, RunResult[]>, memory
       );
     }
     if (memory) printMemoryGoal(memory, verdict);
+    // The same goals' figures for the baseline checkout, measured in the same rounds.
+    for (const [mine, theirs, label] of [
+      ['server', 'baseline', 'one instance'],
+      ['server2', 'baseline2', 'two instances'],
+    ] as const) {
+      const now = p99(mine);
+      const before = p99(theirs);
+      if (now === undefined || before === undefined) continue;
+      const rs = results.get(theirs) ?? [];
+      const lost = rs.reduce((a, r) => a + r.lost, 0);
+      const rejected = rs.reduce((a, r) => a + [...r.rejected.values()].reduce((x, y) => x + y, 0), 0);
+      const note = lost + rejected > 0 ? ` (the baseline: ${lost} lost receipts, ${rejected} rejected ops)` : '';
+      console.log(`  vs baseline, ${label}: p99 ${fmt(before)} ms → ${fmt(now)} ms${note}`);
+    }
   } else if (memory) {
     console.log('\nGoals:');
     printMemoryGoal(memory, (ok) => (ok ? 'met' : 'MISSED'));
