@@ -91,7 +91,8 @@ export async function startJobs(options: {
   const boss = new PgBoss({
     connectionString: options.connectionString,
     schema: options.schema,
-    max: 6,
+    // Few connections: every instance of a deployment (and every test server) holds its own pool.
+    max: 4,
     useListenNotify: true,
     // Expired jobs are found by the monitor pass, which runs at the slower of these two intervals.
     ...(options.superviseIntervalSeconds
