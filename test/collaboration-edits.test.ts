@@ -260,4 +260,33 @@ describe('collaborative edits through one instance', () => {
       }),
     ).rejects.toMatchObject({ reason: 'no_state_change' });
   });
+
+  it("record the session's activity, not rewriting it on every edit of a busy session", async () => {
+    const ids = await newSession();
+    const service = await collaborationAs(server, writer);
+    const activity = async () =>
+      (await server.deps.db.prisma.collaborationSession.findUniqueOrThrow({ where: { id: ids.session } }))
+        .lastActivityAt;
+    // Idle for an hour: the next edit records its activity.
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    await server.deps.db.prisma.collaborationSession.update({
+      where: { id: ids.session },
+      data: { lastActivityAt: hourAgo },
+    });
+    const before = Date.now();
+    await service.applyOperation(ids.session, {
+      operationId: randomUUID(),
+      baseVector: 0,
+      operation: add(randomUUID()),
+    });
+    const recorded = await activity();
+    expect(recorded.getTime()).toBeGreaterThanOrEqual(before - 1000);
+    // Edits right after leave that record as it is.
+    await service.applyOperation(ids.session, {
+      operationId: randomUUID(),
+      baseVector: 1,
+      operation: add(randomUUID()),
+    });
+    expect(await activity()).toEqual(recorded);
+  });
 });

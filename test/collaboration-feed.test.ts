@@ -157,6 +157,52 @@ describe('session feed', () => {
     await until(() => feeds.size === before);
   });
 
+  it("hands an operation to its own instance's listeners before its broadcast comes back, and once", async () => {
+    const ids = await newSession();
+    const host = await connect(owner, ids);
+    const editor = await connect(writer, ids);
+    const { events } = await openStream(owner, ids.session);
+    // The broadcast is held back: only what the instance hands over itself can reach the listeners.
+    const bus = server.deps.pubsub;
+    const publish = bus.publish.bind(bus) as (channel: Channel, key: string, payload: unknown) => Promise<void>;
+    const held: (() => Promise<void>)[] = [];
+    vi.spyOn(bus, 'publish').mockImplementation(async (channel: Channel, key: string, payload: unknown) => {
+      if (channel === 'diagram.events' && key === ids.session) held.push(() => publish(channel, key, payload));
+      else await publish(channel, key, payload);
+    });
+    const cell = randomUUID();
+    const operationId = randomUUID();
+    editor.send({
+      message_type: 'diagram_operation_request',
+      operation_id: operationId,
+      base_vector: 0,
+      operation: {
+        type: 'patch',
+        cells: [{ id: cell, operation: 'add', data: { id: cell, shape: 'store', x: 5, y: 5, width: 80, height: 40 } }],
+      },
+    });
+    const event = await host.next('diagram_operation_event');
+    expect(event).toMatchObject({ operation_id: operationId, update_vector: 1 });
+    await until(() => events.some((e) => e.type === 'operation'));
+    expect(held).toHaveLength(1);
+
+    // The broadcast arrives after all: nobody gets the operation twice, and the sender never gets it.
+    vi.restoreAllMocks();
+    // A listener subscribed after the feed hears the broadcast after it, in the same dispatch.
+    let heard!: () => void;
+    const broadcastHeard = new Promise<void>((resolve) => (heard = resolve));
+    const unlisten = await bus.listen('diagram.events', ids.session, () => heard());
+    await held[0]!();
+    await broadcastHeard;
+    unlisten();
+    // Frames keep their order on a socket: anything the broadcast made the feed send comes before this answer.
+    host.send({ message_type: 'sync_status_request' });
+    await host.next('sync_status_response');
+    expect(vectors(host.received)).toEqual([1]);
+    expect(events.filter((e) => e.type === 'operation')).toHaveLength(1);
+    expect(editor.all('diagram_operation_event')).toEqual([]);
+  });
+
   it('puts operations whose broadcasts overtook each other back in order, without reading the log', async () => {
     const ids = await newSession();
     const host = await connect(owner, ids);

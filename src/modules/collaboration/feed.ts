@@ -187,6 +187,11 @@ export class SessionFeed {
     for (const stop of this.stops) void stop.then((unlisten) => unlisten()).catch(() => undefined);
   }
 
+  /** @internal See `SessionFeeds.wrote`. */
+  heardHere(event: OperationEvent): void {
+    this.input({ kind: 'event', event });
+  }
+
   private input(input: Input): void {
     if (this.closed) return;
     this.queue.push(input);
@@ -383,6 +388,14 @@ export class SessionFeeds {
       throw error;
     }
     return membership;
+  }
+
+  /**
+   * An operation this instance just wrote: its own listeners get it now rather than after the broadcast's
+   * trip through Redis. The broadcast's copy arrives later and is dropped (its vector is behind the feed).
+   */
+  wrote(event: OperationEvent): void {
+    this.feeds.get(event.sessionId)?.heardHere(event);
   }
 
   /** How many sessions this instance listens to (for tests and diagnostics). */

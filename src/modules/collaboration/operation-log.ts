@@ -28,10 +28,16 @@ WHERE s.id = ${session}::uuid`;
 const snapshotSql = snapshotSelect('$1', '$2', '$3');
 
 /**
+ * How stale a session's recorded activity may get while it is being edited: an idle session is one left
+ * alone for minutes, and rewriting its row on every edit would add a row version per edit for nothing.
+ */
+const SESSION_ACTIVITY_GRANULARITY_SECONDS = 10;
+
+/**
  * An edit in one statement, applied only if the diagram is still at the vector it was planned on (`$13`),
  * with the cells it was planned on when the plan did not read them (`$17`), and its session still exists
  * (`$6`): the cells, the log entry, the operation it undoes or redoes marked (`$15`), the session's
- * activity and the events, all or nothing. Applied, the rows are the stored events (`snapshot` null);
+ * activity (when its record is older than the granularity) and the events, all or nothing. Applied, the rows are the stored events (`snapshot` null);
  * not applied, one row whose `snapshot` is the diagram as it is now (for base vector `$16`), or null when
  * the session is gone.
  */
@@ -50,7 +56,9 @@ WITH diagram AS (
   UPDATE diagram_operations SET undone_at = $4::timestamptz
   WHERE diagram_id = $1::uuid AND update_vector = $15::bigint AND EXISTS (SELECT 1 FROM diagram)
 ), session AS (
-  UPDATE collaboration_sessions SET last_activity_at = $4::timestamptz WHERE id = $6::uuid AND EXISTS (SELECT 1 FROM diagram)
+  UPDATE collaboration_sessions SET last_activity_at = $4::timestamptz
+  WHERE id = $6::uuid AND last_activity_at < $4::timestamptz - interval '${SESSION_ACTIVITY_GRANULARITY_SECONDS} seconds'
+    AND EXISTS (SELECT 1 FROM diagram)
 ), events AS (${insertEventsStatement(14, 4, 'diagram')}
 ), deliveries AS (${fanOutStatement('events')})
 SELECT events.*, (SELECT COALESCE(array_agg(id::text), '{}') FROM deliveries) AS delivery_ids, latest.snapshot

@@ -11,6 +11,7 @@ import { parseId } from '../threat-models/input.js';
 import { can, roleOf } from '../threat-models/policy.js';
 import { accessEntries, loadThreatModelAccess } from '../threat-models/read.js';
 import { SessionEdits } from './edits.js';
+import { type OperationEvent, SessionFeeds } from './feed.js';
 import {
   type DiagramSnapshot,
   type EditOutcome,
@@ -570,7 +571,7 @@ export class CollaborationService {
 
   private async publishOperation(sessionId: string, applied: AppliedOperation): Promise<void> {
     const principal = requirePrincipal(this.ctx);
-    await this.publish({
+    const event: OperationEvent = {
       sessionId,
       type: 'operation',
       ...applied,
@@ -581,7 +582,10 @@ export class CollaborationService {
         email: principal.email,
         displayName: principal.name,
       },
-    });
+    };
+    const sent = this.publish(event);
+    SessionFeeds.of(this.ctx).wrote(event);
+    await sent;
   }
 
   private async setPresenter(sessionId: string, userId: string) {
