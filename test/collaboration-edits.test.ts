@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { KNOWN_MAX_AGE_MS } from '../src/modules/collaboration/edits.js';
+import { KNOWN_MAX_AGE_MS, KNOWN_OPERATIONS } from '../src/modules/collaboration/edits.js';
 import { ConnectionPresence } from '../src/modules/collaboration/presence.js';
 import { OperationRejected } from '../src/modules/collaboration/service.js';
 import { type LiveEvent, SessionStream } from '../src/modules/collaboration/stream.js';
@@ -174,6 +174,51 @@ describe('collaborative edits through one instance', () => {
     ).rejects.toMatchObject({ code: 'RESOURCE_NOT_FOUND' });
     const { body: stored } = await rest.get(`/threat_models/${ids.tm}/diagrams/${ids.diagram}`);
     expect(stored.update_vector).toBe(2);
+  });
+
+  it('keep knowing who may write while a session is edited (read beside the edits), never longer than allowed', async () => {
+    const ids = await newSession();
+    const service = await collaborationAs(server, writer);
+    let vector = 0;
+    const edit = async () => {
+      const op = await service.applyOperation(ids.session, {
+        operationId: randomUUID(),
+        baseVector: vector,
+        operation: add(randomUUID()),
+      });
+      vector = op.updateVector;
+    };
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 20));
+    await edit();
+    const reads = snapshotReads();
+    const accessReads = statements('collab_access');
+    for (const end = Date.now() + KNOWN_MAX_AGE_MS * 3; Date.now() < end; await pause()) await edit();
+    expect(reads()).toBe(0);
+    expect(accessReads()).toBeGreaterThanOrEqual(2);
+
+    // The writer becomes a reader while edits go on: allowed for at most KNOWN_MAX_AGE_MS more.
+    await restClient(server.baseUrl, owner.token).patch(`/threat_models/${ids.tm}`, [
+      { op: 'replace', path: '/authorization', value: [userEntry(writer, 'reader')] },
+    ]);
+    for (const end = Date.now() + KNOWN_MAX_AGE_MS + 20; Date.now() < end; await pause()) {
+      await edit().catch((error: unknown) => expect(error).toMatchObject({ reason: 'permission_denied' }));
+    }
+    await expect(edit()).rejects.toMatchObject({ reason: 'permission_denied' });
+  });
+
+  it('list a bounded number of operations: an edit on a base older than those is planned on a read', async () => {
+    const ids = await newSession();
+    const service = await collaborationAs(server, writer);
+    const edit = (baseVector: number) =>
+      service.applyOperation(ids.session, { operationId: randomUUID(), baseVector, operation: add(randomUUID()) });
+    let vector = 0;
+    while (vector < KNOWN_OPERATIONS + 10) vector = (await edit(vector)).updateVector;
+    const reads = snapshotReads();
+    expect((await edit(vector)).updateVector).toBe(vector + 1);
+    expect(reads()).toBe(0);
+    // Its base is behind what is listed: read, checked against the log, and applied (no conflict).
+    expect((await edit(5)).updateVector).toBe(vector + 2);
+    expect(reads()).toBe(1);
   });
 
   it('never write over cells the instance knows wrong: the write checks them and answers the diagram as it is', async () => {

@@ -8,32 +8,54 @@ import type { DiagramSnapshot } from './operation-log.js';
  */
 export const KNOWN_MAX_AGE_MS = 500;
 
+/**
+ * How many logged operations what is known lists (their vectors and the cells they changed, for the
+ * conflict check); a client whose base is older than the oldest listed gets its edit planned on a read.
+ */
+export const KNOWN_OPERATIONS = 256;
+
 /** What an instance knows of a session's diagram without reading it. */
 export interface Known {
   /** The diagram at some update vector. */
   snapshot: DiagramSnapshot;
   /** `snapshot.since` lists every logged operation after this vector. */
   sinceFrom: number;
-  /** When the snapshot it grew from was read. */
+  /** When the authorization in the snapshot was read. */
   readAt: number;
 }
 
-interface Entry extends Known {
+interface Entry {
+  snapshot: DiagramSnapshot;
+  sinceFrom: number;
   /** Operations after the snapshot, heard from the session's feed, not applied to it yet. */
   heard: { updateVector: number; cells: CellOperation[] }[];
+}
+
+/** Who may write to a session's diagram, as read at `readAt`. */
+interface Access {
+  ownerId: string;
+  authorization: unknown;
+  readAt: number;
+  /** A read of it is under way. */
+  refreshing: boolean;
 }
 
 /**
  * The collaborative edits of one instance, per session. They go one at a time: racing for the same update
  * vector, all but one would have to plan again (under load over and over). And an edit needs no snapshot
  * read when the instance knows the diagram: as its own last edit wrote it, followed by the operations its
- * session feed heard since, for at most `KNOWN_MAX_AGE_MS`. What is known may be behind (an operation not
- * heard yet) or wrong; the edit's statement writes only if the diagram is still at the planned vector with
- * the planned cells, and otherwise answers the diagram as it is, so knowing wrong costs nothing extra.
+ * session feed heard since. What is known may be behind (an operation not heard yet) or wrong; the edit's
+ * statement writes only if the diagram is still at the planned vector with the planned cells, and
+ * otherwise answers the diagram as it is, so knowing wrong costs nothing extra.
+ *
+ * Who may write is known apart from the cells, and for at most `KNOWN_MAX_AGE_MS`: while a session is
+ * being edited, it is read again once half of that has passed (`refreshDue`, `refreshed`), beside the
+ * edits, so that they keep planning without waiting for a read.
  */
 export class SessionEdits {
   private readonly tails = new Map<string, Promise<void>>();
   private readonly known = new Map<string, Entry>();
+  private readonly access = new Map<string, Access>();
   private sweep: NodeJS.Timeout | undefined;
 
   /** This instance's edits (found by its database handle). */
@@ -67,9 +89,11 @@ export class SessionEdits {
    */
   current(sessionId: string, baseVector: number | null, now: number): Known | undefined {
     const entry = this.known.get(sessionId);
-    if (!entry) return undefined;
-    if (now - entry.readAt > KNOWN_MAX_AGE_MS) {
+    const access = this.access.get(sessionId);
+    if (!entry || !access) return undefined;
+    if (now - access.readAt > KNOWN_MAX_AGE_MS) {
       this.known.delete(sessionId);
+      this.access.delete(sessionId);
       return undefined;
     }
     // Its list of changes since the client's base must be complete for the conflict check.
@@ -91,15 +115,52 @@ export class SessionEdits {
         this.known.delete(sessionId);
         return undefined;
       }
-      entry.snapshot = snapshot;
+      Object.assign(entry, trimmed({ snapshot, sinceFrom: entry.sinceFrom }));
       entry.heard = [];
+      if (baseVector !== null && baseVector < entry.sinceFrom) return undefined;
     }
-    return { snapshot: { ...entry.snapshot, duplicate: false }, sinceFrom: entry.sinceFrom, readAt: entry.readAt };
+    return {
+      snapshot: { ...entry.snapshot, ownerId: access.ownerId, authorization: access.authorization, duplicate: false },
+      sinceFrom: entry.sinceFrom,
+      readAt: access.readAt,
+    };
+  }
+
+  /**
+   * Whether who may write to the session should be read again (half its allowed age has passed) and no
+   * read is under way; true claims the read, whose result goes to `refreshed`.
+   */
+  refreshDue(sessionId: string, now: number): boolean {
+    const access = this.access.get(sessionId);
+    if (!access || access.refreshing || now - access.readAt <= KNOWN_MAX_AGE_MS / 2) return false;
+    access.refreshing = true;
+    return true;
+  }
+
+  /**
+   * Who may write to the session, as a read started at `readAt` found it: undefined when the session is
+   * gone, null when the read failed (what is known then ages out).
+   */
+  refreshed(
+    sessionId: string,
+    read: { ownerId: string; authorization: unknown } | undefined | null,
+    readAt: number,
+  ): void {
+    const access = this.access.get(sessionId);
+    if (!access) return;
+    access.refreshing = false;
+    if (read === undefined) this.forgetAll(sessionId);
+    else if (read !== null && readAt > access.readAt) Object.assign(access, read, { readAt });
   }
 
   /** An edit through this instance left the session's diagram as `known` says. */
   wrote(sessionId: string, known: Known): void {
-    this.known.set(sessionId, { ...known, heard: [] });
+    this.known.set(sessionId, { ...trimmed(known), heard: [] });
+    const access = this.access.get(sessionId);
+    if (!access || known.readAt > access.readAt) {
+      const { ownerId, authorization } = known.snapshot;
+      this.access.set(sessionId, { ownerId, authorization, readAt: known.readAt, refreshing: !!access?.refreshing });
+    }
     this.sweep ??= setTimeout(() => this.forgetOld(), KNOWN_MAX_AGE_MS * 2).unref();
   }
 
@@ -118,14 +179,32 @@ export class SessionEdits {
     this.known.delete(sessionId);
   }
 
+  private forgetAll(sessionId: string): void {
+    this.known.delete(sessionId);
+    this.access.delete(sessionId);
+  }
+
   private forgetOld(): void {
     this.sweep = undefined;
     const now = Date.now();
-    for (const [sessionId, entry] of this.known) {
-      if (now - entry.readAt > KNOWN_MAX_AGE_MS) this.known.delete(sessionId);
+    for (const [sessionId, access] of this.access) {
+      if (now - access.readAt > KNOWN_MAX_AGE_MS && !access.refreshing) this.forgetAll(sessionId);
     }
-    if (this.known.size > 0) this.sweep = setTimeout(() => this.forgetOld(), KNOWN_MAX_AGE_MS * 2).unref();
+    for (const sessionId of this.known.keys()) if (!this.access.has(sessionId)) this.known.delete(sessionId);
+    if (this.access.size > 0) this.sweep = setTimeout(() => this.forgetOld(), KNOWN_MAX_AGE_MS * 2).unref();
   }
+}
+
+/** What is known, listing at most the last `KNOWN_OPERATIONS` logged operations. */
+function trimmed<T extends { snapshot: DiagramSnapshot; sinceFrom: number }>(known: T): T {
+  const { since } = known.snapshot;
+  if (since.length <= KNOWN_OPERATIONS) return known;
+  const kept = since.slice(since.length - KNOWN_OPERATIONS);
+  return {
+    ...known,
+    snapshot: { ...known.snapshot, since: kept },
+    sinceFrom: since[since.length - KNOWN_OPERATIONS - 1]!.updateVector,
+  };
 }
 
 const instances = new WeakMap<Database, SessionEdits>();

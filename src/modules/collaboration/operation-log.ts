@@ -162,6 +162,22 @@ const toSnapshot = (row: SnapshotRow): DiagramSnapshot => ({
   since: row.since.map(([vector, cells]) => ({ updateVector: Number(vector), affectedCells: cells })),
 });
 
+/** Who may write to a session's diagram: its threat model's owner and authorization (undefined: no session). */
+export async function sessionAccess(
+  pool: pg.Pool,
+  sessionId: string,
+): Promise<{ ownerId: string; authorization: unknown } | undefined> {
+  const { rows } = await pool.query({
+    name: 'collab_access',
+    text: `SELECT tm.owner_id, ${accessTuplesSql} AS authorization
+           FROM collaboration_sessions s JOIN threat_models tm ON tm.id = s.threat_model_id
+           WHERE s.id = $1::uuid`,
+    values: [sessionId],
+  });
+  const row = rows[0] as { owner_id: string; authorization: unknown } | undefined;
+  return row && { ownerId: row.owner_id, authorization: row.authorization };
+}
+
 /** Writes an edit if the diagram is still as planned; else answers the diagram as it is now. */
 export async function tryEdit(pool: pg.Pool, edit: Edit): Promise<EditOutcome> {
   const { rows } = await pool.query({

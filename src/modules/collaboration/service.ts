@@ -17,6 +17,7 @@ import {
   type EditOutcome,
   latestOperation,
   operationAt,
+  sessionAccess,
   snapshotForEdit,
   tryEdit,
 } from './operation-log.js';
@@ -478,6 +479,7 @@ export class CollaborationService {
     const { result, rows, published } = await edits.serially(sessionId, async () => {
       const readAt = this.ctx.now().getTime();
       let known = edits.current(sessionId, baseVector, readAt);
+      if (known && edits.refreshDue(sessionId, readAt)) this.refreshAccess(edits, sessionId);
       let diagram = known?.snapshot ?? (await snapshotForEdit(this.ctx.db.pool, sessionId, opId, baseVector));
       for (let attempt = 0; attempt < MAX_EDIT_ATTEMPTS; attempt++) {
         if (!diagram) throw this.sessionMissing(sessionId);
@@ -567,6 +569,18 @@ export class CollaborationService {
     if (deliveryIds.length > 0) await enqueueDeliveries(this.ctx, this.ctx.db.prisma, deliveryIds);
     await publishEvents(this.ctx, eventMessages(rows));
     return result;
+  }
+
+  /** Reads who may write to the session for what the instance knows of it, beside the edits. */
+  private refreshAccess(edits: SessionEdits, sessionId: string): void {
+    const startedAt = this.ctx.now().getTime();
+    sessionAccess(this.ctx.db.pool, sessionId).then(
+      (access) => edits.refreshed(sessionId, access, startedAt),
+      (error: unknown) => {
+        this.ctx.log.warn({ err: error, sessionId }, 'reading a session’s authorization failed');
+        edits.refreshed(sessionId, null, startedAt);
+      },
+    );
   }
 
   private async publishOperation(sessionId: string, applied: AppliedOperation): Promise<void> {
