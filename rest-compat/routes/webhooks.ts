@@ -3,7 +3,6 @@ import {
   CreateWebhookSubscriptionDocument,
   DeleteWebhookSubscriptionDocument,
   GetWebhookDeliveryDocument,
-  GetWebhookDeliveryStatusDocument,
   ReportWebhookDeliveryStatusDocument,
   GetWebhookSubscriptionDocument,
   ListWebhookDeliveriesDocument,
@@ -93,7 +92,7 @@ export const webhookRoutes = [
   defineRoute({
     method: 'GET',
     path: '/webhook-deliveries/{delivery_id}',
-    document: GetWebhookDeliveryStatusDocument,
+    document: GetWebhookDeliveryDocument,
     params: deliveryParams,
     query: noQuery,
     variables: ({ params, headers }) => ({ id: params.delivery_id, signature: signatureOf(headers) }),
