@@ -37,26 +37,25 @@ import { type RawData, WebSocket } from 'ws';
 import { applyMigrations } from '../src/infra/migrate.js';
 import { login, TEST_CALLBACK as CLIENT_CALLBACK } from '../test/helpers/login.js';
 import {
+  api,
   BenchError,
+  check,
+  CLOCK_TICKS_PER_SECOND,
   type Child,
   cleanup,
   cleanups,
+  describe,
+  envNumber,
   freePort,
+  machineTicks,
+  median,
+  processCpuMicros,
   redisAnswers,
+  sortedPercentile,
   sleep,
   startChild,
   withDatabase,
 } from './harness.js';
-
-const num = (name: string, fallback: number, allowZero = false): number => {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0 || (value === 0 && !allowZero)) {
-    throw new Error(`${name} must be a positive number, got '${raw}'`);
-  }
-  return value;
-};
 
 type TargetName = 'bare' | 'server' | 'relay' | 'server2' | 'baseline' | 'baseline2';
 const TARGETS: TargetName[] = ['bare', 'server', 'relay', 'server2', 'baseline', 'baseline2'];
@@ -69,13 +68,13 @@ const DEFAULT_TARGETS = baselineRoot
 const settings = {
   adminUrl: process.env.DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/postgres',
   redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
-  participants: Math.round(num('BENCH_COLLAB_PARTICIPANTS', 50)),
-  rate: num('BENCH_COLLAB_RATE', 100),
-  duration: num('BENCH_COLLAB_DURATION', 12),
-  warmup: num('BENCH_COLLAB_WARMUP', 3, true),
-  rounds: Math.round(num('BENCH_COLLAB_ROUNDS', 1)),
+  participants: Math.round(envNumber('BENCH_COLLAB_PARTICIPANTS', 50)),
+  rate: envNumber('BENCH_COLLAB_RATE', 100),
+  duration: envNumber('BENCH_COLLAB_DURATION', 12),
+  warmup: envNumber('BENCH_COLLAB_WARMUP', 3, true),
+  rounds: Math.round(envNumber('BENCH_COLLAB_ROUNDS', 1)),
   targets: (process.env.BENCH_COLLAB_TARGETS || DEFAULT_TARGETS.join(',')).split(',').map((t) => t.trim()),
-  idle: Math.round(num('BENCH_COLLAB_IDLE', 500, true)),
+  idle: Math.round(envNumber('BENCH_COLLAB_IDLE', 500, true)),
   cpuProfDir: process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : undefined,
 };
 
@@ -90,24 +89,6 @@ const DRAIN_MS = 5000;
 
 // ---------------------------------------------------------------------------------------------------
 // Small helpers.
-
-function check(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new BenchError(message);
-}
-
-function describe(error: unknown): string {
-  const parts: string[] = [];
-  for (let current = error, depth = 0; current !== undefined && depth < 5; depth++) {
-    if (current instanceof Error) {
-      parts.push(depth === 0 ? (current.stack ?? current.message) : current.message);
-      current = current.cause;
-    } else {
-      parts.push(String(current));
-      break;
-    }
-  }
-  return parts.join(' <- caused by: ');
-}
 
 /** Runs `work` over `items` with at most `limit` at a time. */
 async function pool<T, R>(items: T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
@@ -124,42 +105,8 @@ async function pool<T, R>(items: T[], limit: number, work: (item: T, index: numb
   return results;
 }
 
-function percentile(sorted: Float64Array | number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
-
 // ---------------------------------------------------------------------------------------------------
 // CPU and memory from /proc (Linux).
-
-const CLOCK_TICKS_PER_SECOND = 100;
-
-function processCpuMicros(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_SECOND;
-  } catch {
-    return NaN;
-  }
-}
-
-function machineTicks(): { busy: number; total: number } | undefined {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
-    const values = line.trim().split(/\s+/).slice(1, 9).map(Number);
-    const total = values.reduce((a, b) => a + b, 0);
-    return { busy: total - values[3]! - values[4]!, total };
-  } catch {
-    return undefined;
-  }
-}
 
 /** A field of /proc/<pid>/status (VmRSS, RssAnon, …), in bytes. */
 function statusBytes(pid: number, field: string): number {
@@ -178,20 +125,6 @@ async function backendPids(admin: pg.Client, database: string): Promise<number[]
 
 // ---------------------------------------------------------------------------------------------------
 // The API (fixtures, tickets).
-
-async function api<T>(baseUrl: string, token: string, method: string, path: string, body: unknown, status: number) {
-  const response = await fetch(new URL(path, baseUrl), {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  check(response.status === status, `${method} ${path} answered ${response.status}: ${text.slice(0, 500)}`);
-  return (text ? JSON.parse(text) : undefined) as T;
-}
 
 interface BenchUser {
   hint: string;
@@ -570,8 +503,8 @@ function headOfLine(run: Run): HeadOfLine {
   free.sort((a, b) => a - b);
   return {
     share: busy.length / Math.max(1, run.latencies.length),
-    busyP99: percentile(busy, 99),
-    freeP99: percentile(free, 99),
+    busyP99: sortedPercentile(busy, 99),
+    freeP99: sortedPercentile(free, 99),
   };
 }
 
@@ -591,12 +524,12 @@ interface CpuSnapshot {
 }
 
 function cpuSnapshot(targetPids: number[], pgPids: number[], redisPid: number | undefined): CpuSnapshot {
-  const sum = (pids: number[]) => pids.reduce((total, pid) => total + (processCpuMicros(pid) || 0), 0);
+  const sum = (pids: number[]) => pids.reduce((total, pid) => total + (processCpuMicros(pid) ?? 0), 0);
   const usage = process.cpuUsage();
   return {
     target: sum(targetPids),
     postgres: sum(pgPids),
-    redis: redisPid === undefined ? NaN : processCpuMicros(redisPid),
+    redis: processCpuMicros(redisPid) ?? NaN,
     harness: usage.user + usage.system,
     machine: machineTicks(),
   };
@@ -698,12 +631,12 @@ async function loadRun(target: Target, probe: Probe): Promise<RunResult> {
       echoes: run.echoes,
       unknown: run.unknown,
       resyncs: run.resyncs,
-      p50: percentile(sorted, 50),
-      p90: percentile(sorted, 90),
-      p99: percentile(sorted, 99),
+      p50: sortedPercentile(sorted, 50),
+      p90: sortedPercentile(sorted, 90),
+      p99: sortedPercentile(sorted, 99),
       max: sorted.length > 0 ? sorted[sorted.length - 1]! : NaN,
-      allP50: percentile(allLatencies, 50),
-      allP99: percentile(allLatencies, 99),
+      allP50: sortedPercentile(allLatencies, 50),
+      allP99: sortedPercentile(allLatencies, 99),
       hol,
       achievedRate: (measuredOps - 1) / ((measureTo - measureFrom) / 1000),
       ...cpuPerOp(before, after, measured + rejectedCount),

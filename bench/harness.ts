@@ -1,6 +1,7 @@
-// What bench/run.ts and bench/collab.ts share: clean-up whatever happens, ports, databases, Redis, and
-// the server processes they start and stop.
+// What the benches (run.ts, collab.ts, webhooks.ts) share: clean-up whatever happens, ports, databases,
+// Redis, the server processes they start and stop, their settings, statistics, CPU accounting and the API.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -124,4 +125,117 @@ export async function startChild(
     await sleep(200);
   }
   return { name, url, process: child, stop };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Settings, checks and errors.
+
+/** A numeric setting from the environment: positive (or zero, when allowed), else the bench stops. */
+export function envNumber(name: string, fallback: number, allowZero = false): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0 || (value === 0 && !allowZero)) {
+    throw new Error(`${name} must be a positive number, got '${raw}'`);
+  }
+  return value;
+}
+
+export function check(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new BenchError(message);
+}
+
+/** An error with its causes (fetch failures keep the reason in `cause`); `stack` adds the first one's. */
+export function describe(error: unknown, stack = false): string {
+  const parts: string[] = [];
+  for (let current = error, depth = 0; current !== undefined && depth < 5; depth++) {
+    if (current instanceof Error) {
+      parts.push(stack && depth === 0 ? (current.stack ?? current.message) : current.message);
+      current = current.cause;
+    } else {
+      parts.push(String(current));
+      break;
+    }
+  }
+  return parts.join(' <- caused by: ');
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Statistics.
+
+/** The p-th percentile (nearest rank) of values sorted ascending; NaN when there are none. */
+export function sortedPercentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+export const percentile = (values: number[], p: number): number =>
+  sortedPercentile(
+    [...values].sort((a, b) => a - b),
+    p,
+  );
+
+export function median(values: number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// CPU accounting (Linux /proc): where the machine's CPU goes, for the target processes, the PostgreSQL
+// backends of the bench database, Redis and the load generator. On a small machine they compete for the
+// same cores, so what a target achieves also depends on what the others need.
+
+export const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ, 100 on every Linux build in practice
+
+/** A process's CPU time (user + system) in microseconds; undefined when it is unknown or gone. */
+export function processCpuMicros(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start at field 3 (state).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
+    return Number.isFinite(ticks) ? (ticks * 1e6) / CLOCK_TICKS_PER_SECOND : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whole-machine CPU time from /proc/stat: busy and total, in ticks summed over all CPUs. */
+export function machineTicks(): { busy: number; total: number } | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    const values = line.trim().split(/\s+/).slice(1, 9).map(Number); // user nice system idle iowait irq softirq steal
+    const total = values.reduce((a, b) => a + b, 0);
+    return { busy: total - values[3]! - values[4]!, total };
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The API, as the benches' fixtures use it.
+
+/** A JSON request with a bearer token; any other status than `status` stops the bench. */
+export async function api<T>(
+  baseUrl: string,
+  token: string,
+  method: string,
+  path: string,
+  body: unknown,
+  status: number,
+): Promise<T> {
+  const response = await fetch(new URL(path, baseUrl), {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  check(response.status === status, `${method} ${path} answered ${response.status}: ${text.slice(0, 500)}`);
+  return (text ? JSON.parse(text) : undefined) as T;
 }

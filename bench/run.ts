@@ -24,7 +24,7 @@
 //   BENCH_CPU_PROF      a directory: the measured server runs with --cpu-prof and writes its profile there
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
@@ -36,24 +36,23 @@ import { login, TEST_CALLBACK as CLIENT_CALLBACK } from '../test/helpers/login.j
 import { applyMigrations } from '../src/infra/migrate.js';
 import { CreateThreatsDocument, GetThreatModelDocument } from '../rest-compat/generated/graphql.js';
 import {
+  api,
   BenchError,
+  check,
   cleanup,
   cleanups,
+  describe,
+  envNumber,
   freePort,
+  machineTicks,
+  median,
+  processCpuMicros,
   redisAnswers,
   root,
   sleep,
   startChild,
   withDatabase,
 } from './harness.js';
-
-const num = (name: string, fallback: number): number => {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got '${raw}'`);
-  return value;
-};
 
 const settings = {
   adminUrl: process.env.DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/postgres',
@@ -63,14 +62,14 @@ const settings = {
     .map((c) => c.trim())
     .filter((c) => c !== 'collab'),
   collab: (process.env.BENCH_CASES ?? '').split(',').some((c) => c.trim() === 'collab'),
-  duration: num('BENCH_DURATION', 10),
-  warmup: num('BENCH_WARMUP', 3),
-  caseDuration: num('BENCH_CASE_DURATION', 6),
-  caseWarmup: num('BENCH_CASE_WARMUP', 2),
-  connections: Math.round(num('BENCH_CONNECTIONS', 32)),
-  bulkConnections: Math.round(num('BENCH_BULK_CONNECTIONS', 8)),
-  rounds: Math.round(num('BENCH_ROUNDS', 2)),
-  roundTripReads: Math.round(num('BENCH_ROUND_TRIP_READS', 200)),
+  duration: envNumber('BENCH_DURATION', 10),
+  warmup: envNumber('BENCH_WARMUP', 3),
+  caseDuration: envNumber('BENCH_CASE_DURATION', 6),
+  caseWarmup: envNumber('BENCH_CASE_WARMUP', 2),
+  connections: Math.round(envNumber('BENCH_CONNECTIONS', 32)),
+  bulkConnections: Math.round(envNumber('BENCH_BULK_CONNECTIONS', 8)),
+  rounds: Math.round(envNumber('BENCH_ROUNDS', 2)),
+  roundTripReads: Math.round(envNumber('BENCH_ROUND_TRIP_READS', 200)),
   targets: (process.env.BENCH_TARGETS || 'rest,graphql,ceiling').split(',').map((t) => t.trim()),
   cpuProfDir: process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : undefined,
 };
@@ -130,63 +129,8 @@ type Autocannon = (
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 // ---------------------------------------------------------------------------------------------------
-// Small helpers.
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
-
-/** An error with its causes (fetch failures keep the reason in `cause`). */
-function describe(error: unknown, stack = false): string {
-  const parts: string[] = [];
-  for (let current = error, depth = 0; current !== undefined && depth < 5; depth++) {
-    if (current instanceof Error) {
-      parts.push(stack && depth === 0 ? (current.stack ?? current.message) : current.message);
-      current = current.cause;
-    } else {
-      parts.push(String(current));
-      break;
-    }
-  }
-  return parts.join(' <- caused by: ');
-}
-function check(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new BenchError(message);
-}
-
-// ---------------------------------------------------------------------------------------------------
-// CPU accounting (Linux /proc): where the machine's CPU goes per request, for the target process, the
-// PostgreSQL backends of the bench database and the load generator itself. On a small machine they
-// compete for the same cores, so a target's req/s also depends on what the others need.
-
-const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ, 100 on every Linux build in practice
-
-function processCpuMicros(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may contain spaces) start at field 3 (state).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
-    return Number.isFinite(ticks) ? (ticks * 1e6) / CLOCK_TICKS_PER_SECOND : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whole-machine CPU time from /proc/stat: busy and total, in ticks summed over all CPUs. */
-function machineTicks(): { busy: number; total: number } | undefined {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
-    const values = line.trim().split(/\s+/).slice(1, 9).map(Number); // user nice system idle iowait irq softirq steal
-    const total = values.reduce((a, b) => a + b, 0);
-    return { busy: total - values[3]! - values[4]!, total };
-  } catch {
-    return undefined;
-  }
-}
+// CPU per request: the target process, the PostgreSQL backends of the bench database and the load
+// generator itself (read from /proc by the harness).
 
 interface CpuSnapshot {
   machine: { busy: number; total: number } | undefined;
@@ -399,17 +343,6 @@ async function countRoundTrips(counter: PgWireCounter, reads: number, read: () =
 
 // ---------------------------------------------------------------------------------------------------
 // The fixtures, created through the real API (the login is the built-in test provider, PKCE).
-
-async function api<T>(baseUrl: string, token: string, method: string, path: string, body: unknown, status: number) {
-  const response = await fetch(new URL(path, baseUrl), {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  check(response.status === status, `${method} ${path} answered ${response.status}: ${text.slice(0, 500)}`);
-  return (text ? JSON.parse(text) : undefined) as T;
-}
 
 const SMALL_MODEL_NAME = 'Bench threat model';
 const LARGE_MODEL_NAME = 'Bench threat model with 200 threats and 50 assets';

@@ -35,7 +35,7 @@
 //   TMI_WEBHOOK_WORKER_BATCH_SIZE, TMI_WEBHOOK_WORKER_CONCURRENCY  passed to the server (and sized the ceiling)
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -45,11 +45,18 @@ import { loadConfig } from '../src/infra/config.js';
 import { applyMigrations } from '../src/infra/migrate.js';
 import { login, TEST_CALLBACK as CLIENT_CALLBACK } from '../test/helpers/login.js';
 import {
+  api,
   BenchError,
+  check,
   type Child,
   cleanup,
   cleanups,
+  envNumber,
   freePort,
+  machineTicks,
+  median,
+  percentile,
+  processCpuMicros,
   redisAnswers,
   root,
   sleep,
@@ -57,29 +64,19 @@ import {
   withDatabase,
 } from './harness.js';
 
-const num = (name: string, fallback: number, allowZero = false): number => {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0 || (value === 0 && !allowZero)) {
-    throw new Error(`${name} must be a positive number, got '${raw}'`);
-  }
-  return value;
-};
-
 /** TMI's per-request limit of the threat bulk endpoint. */
 const THREAT_BULK = 20;
 
 const settings = {
   adminUrl: process.env.DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/postgres',
   redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
-  events: Math.round(num('BENCH_WEBHOOK_EVENTS', 1000)),
+  events: Math.round(envNumber('BENCH_WEBHOOK_EVENTS', 1000)),
   subscriptions: (process.env.BENCH_WEBHOOK_SUBSCRIPTIONS || '0,1,4,10').split(',').map((n) => Number(n.trim())),
-  parallel: Math.round(num('BENCH_WEBHOOK_PARALLEL', 4)),
-  warmup: Math.round(num('BENCH_WEBHOOK_WARMUP', 200, true)),
-  idleChanges: Math.round(num('BENCH_WEBHOOK_IDLE_CHANGES', 50, true)),
-  idleSpacingMs: num('BENCH_WEBHOOK_IDLE_SPACING_MS', 200),
-  rounds: Math.round(num('BENCH_WEBHOOK_ROUNDS', 3)),
+  parallel: Math.round(envNumber('BENCH_WEBHOOK_PARALLEL', 4)),
+  warmup: Math.round(envNumber('BENCH_WEBHOOK_WARMUP', 200, true)),
+  idleChanges: Math.round(envNumber('BENCH_WEBHOOK_IDLE_CHANGES', 50, true)),
+  idleSpacingMs: envNumber('BENCH_WEBHOOK_IDLE_SPACING_MS', 200),
+  rounds: Math.round(envNumber('BENCH_WEBHOOK_ROUNDS', 3)),
   worker: process.env.BENCH_WEBHOOK_WORKER || 'same',
   cpuProfDir: process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : undefined,
 };
@@ -101,24 +98,9 @@ const SETTLE_MS = 500;
 
 const now = () => performance.timeOrigin + performance.now();
 
-function check(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new BenchError(message);
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Statistics and formatting.
 
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-const median = (values: number[]): number => {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 const int = (value: number) => (Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : '—');
 const ms = (value: number) =>
   !Number.isFinite(value) ? '—' : value >= 100 ? String(Math.round(value)) : value.toFixed(1);
@@ -134,36 +116,11 @@ function table(header: string[], rows: string[][]): string {
 // ---------------------------------------------------------------------------------------------------
 // CPU accounting (Linux /proc), as in the other benches.
 
-const CLOCK_TICKS_PER_SECOND = 100;
-
-function processCpuMicros(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return Number.isFinite(ticks) ? (ticks * 1e6) / CLOCK_TICKS_PER_SECOND : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The sum, or undefined when any part is unknown. */
 function sum(values: (number | undefined)[]): number | undefined {
   return values.some((value) => value === undefined)
     ? undefined
     : values.reduce<number>((total, value) => total + (value ?? 0), 0);
-}
-
-function machineTicks(): { busy: number; total: number } | undefined {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
-    const values = line.trim().split(/\s+/).slice(1, 9).map(Number);
-    const total = values.reduce((a, b) => a + b, 0);
-    return { busy: total - values[3]! - values[4]!, total };
-  } catch {
-    return undefined;
-  }
 }
 
 interface Probe {
@@ -300,20 +257,6 @@ class ReceiverClient {
       }
     }
   }
-}
-
-async function api<T>(baseUrl: string, token: string, method: string, path: string, body: unknown, status: number) {
-  const response = await fetch(new URL(path, baseUrl), {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  check(response.status === status, `${method} ${path} answered ${response.status}: ${text.slice(0, 500)}`);
-  return (text ? JSON.parse(text) : undefined) as T;
 }
 
 interface Deployment {
