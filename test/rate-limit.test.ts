@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryRateCounter, type RateCounter, RedisRateCounter, type RateWindow } from '../src/http/rate-limit.js';
 import { graphqlClient, restClient, type RestResponse } from './helpers/clients.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { signIn, type TestUser } from './helpers/users.js';
@@ -14,7 +16,7 @@ let a: TestServer;
 let b: TestServer;
 let admin: TestUser;
 
-/** Counters are aligned to the minute: start a sequence early in one, so it cannot straddle two. */
+/** A sequence across a minute's turn would see the previous minute's requests slide out: start it early in one. */
 async function freshMinute(): Promise<void> {
   const second = new Date().getUTCSeconds();
   if (second >= 45) await new Promise((resolve) => setTimeout(resolve, (61 - second) * 1000));
@@ -158,4 +160,48 @@ describe('without Redis', () => {
       await single.close();
     }
   });
+});
+
+describe('sliding windows', () => {
+  const minute: RateWindow[] = [{ name: 'minute', seconds: 60, max: 10 }];
+  const at = (seconds: number) => Date.UTC(2026, 0, 1, 12, 0, 0) + seconds * 1000;
+
+  async function hits(counter: RateCounter, key: string, count: number, seconds: number) {
+    const decisions = [];
+    for (let i = 0; i < count; i++) decisions.push(await counter.hit(key, minute, at(seconds)));
+    return decisions;
+  }
+
+  for (const kind of ['Redis', 'memory'] as const) {
+    it(`(${kind}) let no burst across a window's turn through twice the limit, and say when there is room again`, async () => {
+      const counter =
+        kind === 'Redis' ? new RedisRateCounter(a.deps.redis!, `test-${randomUUID()}`) : new MemoryRateCounter();
+      try {
+        const key = `user:${randomUUID()}`;
+        // The whole limit at the end of one minute: allowed, the last one leaving nothing.
+        const first = await hits(counter, key, 10, 59);
+        expect(first.map((d) => d.allowed)).toEqual(Array(10).fill(true));
+        expect(first.at(-1)).toMatchObject({ remaining: 0 });
+        // Two seconds into the next: the previous minute still counts for 58/60 of its requests.
+        const burst = await hits(counter, key, 10, 62);
+        expect(burst.filter((d) => d.allowed).length).toBeLessThanOrEqual(1);
+        const refused = burst.find((d) => !d.allowed)!;
+        // Room again once enough of the previous minute has slid out: later, but within this minute.
+        expect(refused.resetAt).toBeGreaterThan(at(62) / 1000);
+        expect(refused.resetAt).toBeLessThanOrEqual(at(120) / 1000);
+        const later = await hits(counter, key, 1, refused.resetAt - at(0) / 1000 + 0.5);
+        expect(later[0]!.allowed).toBe(true);
+        // Half way through: about half of the previous minute's requests still count.
+        const other = `user:${randomUUID()}`;
+        await hits(counter, other, 10, 30);
+        const half = await hits(counter, other, 10, 90);
+        expect(half.filter((d) => d.allowed).length).toBe(5);
+        // Two minutes on, nothing of it is left.
+        const fresh = await hits(counter, other, 10, 185);
+        expect(fresh.every((d) => d.allowed)).toBe(true);
+      } finally {
+        counter.close();
+      }
+    });
+  }
 });

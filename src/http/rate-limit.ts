@@ -10,8 +10,10 @@ import { sendError } from './errors.js';
 // Rate limits: each signed-in user's API quota (requests a minute and an hour, from /admin/quotas/users or
 // the defaults) on every request carrying their token, and a per-address limit on the sign-in endpoints
 // (and on the rest of /oauth2/* when called without a token).
-// Counters are fixed windows (aligned to the minute and the hour) kept in Redis when configured, so every
-// instance counts against the same limit, else in the process. A refused request is not counted.
+// Windows slide: a window's count is this window's requests plus the previous window's, weighted by how much of
+// it still lies within the last `seconds` (the sliding-window counter), so no burst across a window's boundary
+// gets twice the limit through. Counters are kept in Redis when configured, so every instance counts against
+// the same limit, else in the process. A refused request is not counted.
 
 export interface RateWindow {
   name: 'minute' | 'hour';
@@ -24,7 +26,7 @@ export interface RateDecision {
   /** The window that refused the request, or the one with the fewest requests left. */
   window: RateWindow;
   remaining: number;
-  /** Unix seconds when that window starts again. */
+  /** Unix seconds: when the refused request would be allowed; for an allowed one, when its window turns. */
   resetAt: number;
 }
 
@@ -35,39 +37,68 @@ export interface RateCounter {
 }
 
 const windowIndex = (window: RateWindow, nowMs: number) => Math.floor(nowMs / 1000 / window.seconds);
-const resetOf = (window: RateWindow, nowMs: number) => (windowIndex(window, nowMs) + 1) * window.seconds;
+/** How much of the current window has passed (0 to 1). */
+const elapsedOf = (window: RateWindow, nowMs: number) => nowMs / 1000 / window.seconds - windowIndex(window, nowMs);
+const turnOf = (window: RateWindow, nowMs: number) => (windowIndex(window, nowMs) + 1) * window.seconds;
 
-function decide(windows: RateWindow[], counts: number[], refused: number | undefined, nowMs: number): RateDecision {
+/** The requests a sliding window holds: this window's, and the part of the previous one it still covers. */
+const weighted = (current: number, previous: number, elapsed: number) => current + previous * (1 - elapsed);
+
+/** Unix seconds when a window holding these counts has room for one more request. */
+function roomAt(window: RateWindow, nowMs: number, current: number, previous: number): number {
+  const start = windowIndex(window, nowMs) * window.seconds;
+  // Within this window, once enough of the previous one has slid out.
+  if (current < window.max && previous > 0) {
+    const elapsed = 1 - (window.max - current) / previous;
+    return start + Math.max(elapsed, elapsedOf(window, nowMs)) * window.seconds;
+  }
+  // Else in the next one, once enough of this one has slid out.
+  return start + window.seconds + Math.max(0, 1 - window.max / Math.max(current, 1)) * window.seconds;
+}
+
+function decide(windows: RateWindow[], counts: [number, number][], refused: number | undefined, nowMs: number) {
   if (refused !== undefined) {
     const window = windows[refused]!;
-    return { allowed: false, window, remaining: 0, resetAt: resetOf(window, nowMs) };
+    const [current, previous] = counts[refused]!;
+    return { allowed: false, window, remaining: 0, resetAt: Math.ceil(roomAt(window, nowMs, current, previous)) };
   }
+  const left = windows.map((w, i) => w.max - weighted(counts[i]![0], counts[i]![1], elapsedOf(w, nowMs)));
   let tightest = 0;
-  windows.forEach((window, i) => {
-    if (window.max - counts[i]! < windows[tightest]!.max - counts[tightest]!) tightest = i;
+  left.forEach((value, i) => {
+    if (value < left[tightest]!) tightest = i;
   });
   const window = windows[tightest]!;
   return {
     allowed: true,
     window,
-    remaining: Math.max(0, window.max - counts[tightest]!),
-    resetAt: resetOf(window, nowMs),
-  };
+    remaining: Math.max(0, Math.floor(left[tightest]!)),
+    resetAt: turnOf(window, nowMs),
+  } satisfies RateDecision;
 }
 
-// KEYS: one counter per window; ARGV: the windows' maxima, then their lifetimes in ms.
-// Returns {0, index of the refusing window} or {1, count after this request for each window}.
+// KEYS: per window, its current counter then its previous one. ARGV: per window, its maximum, how much of it has
+// passed (0 to 1) and the current counter's lifetime in ms. Returns {allowed (0/1), index of the refusing window
+// (0 if none), then per window the current count (after this request when allowed) and the previous count}.
 const HIT_SCRIPT = `
-local n = #KEYS
+local n = #KEYS / 2
+local counts = {}
+local refused = 0
 for i = 1, n do
-  local count = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if count >= tonumber(ARGV[i]) then return {0, i} end
+  local current = tonumber(redis.call('GET', KEYS[2 * i - 1]) or '0')
+  local previous = tonumber(redis.call('GET', KEYS[2 * i]) or '0')
+  counts[i] = {current, previous}
+  local max = tonumber(ARGV[3 * i - 2])
+  local elapsed = tonumber(ARGV[3 * i - 1])
+  if refused == 0 and current + previous * (1 - elapsed) >= max then refused = i end
 end
-local out = {1}
+local out = {refused == 0 and 1 or 0, refused}
 for i = 1, n do
-  local count = redis.call('INCR', KEYS[i])
-  if count == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[n + i]) end
-  out[#out + 1] = count
+  if refused == 0 then
+    counts[i][1] = redis.call('INCR', KEYS[2 * i - 1])
+    if counts[i][1] == 1 then redis.call('PEXPIRE', KEYS[2 * i - 1], ARGV[3 * i]) end
+  end
+  out[#out + 1] = counts[i][1]
+  out[#out + 1] = counts[i][2]
 end
 return out`;
 
@@ -79,17 +110,17 @@ export class RedisRateCounter implements RateCounter {
   ) {}
 
   async hit(key: string, windows: RateWindow[], nowMs: number): Promise<RateDecision> {
-    const keys = windows.map((w) => `${this.prefix}:ratelimit:${key}:${w.name}:${windowIndex(w, nowMs)}`);
-    const lifetimes = windows.map((w) => String(resetOf(w, nowMs) * 1000 - nowMs + 5000));
-    const result = (await this.redis.eval(
-      HIT_SCRIPT,
-      keys.length,
-      ...keys,
-      ...windows.map((w) => String(w.max)),
-      ...lifetimes,
-    )) as number[];
-    if (result[0] === 0) return decide(windows, [], result[1]! - 1, nowMs);
-    return decide(windows, result.slice(1), undefined, nowMs);
+    const counter = (w: RateWindow, index: number) => `${this.prefix}:ratelimit:${key}:${w.name}:${index}`;
+    const keys = windows.flatMap((w) => [counter(w, windowIndex(w, nowMs)), counter(w, windowIndex(w, nowMs) - 1)]);
+    // A counter serves as the current one, then as the previous one: it lives two windows.
+    const args = windows.flatMap((w) => [
+      String(w.max),
+      String(elapsedOf(w, nowMs)),
+      String(Math.ceil((turnOf(w, nowMs) + w.seconds) * 1000 - nowMs + 5000)),
+    ]);
+    const result = (await this.redis.eval(HIT_SCRIPT, keys.length, ...keys, ...args)) as number[];
+    const counts = windows.map((_, i) => [result[2 + 2 * i]!, result[3 + 2 * i]!] as [number, number]);
+    return decide(windows, counts, result[0] === 1 ? undefined : result[1]! - 1, nowMs);
   }
 
   close(): void {}
@@ -101,17 +132,19 @@ export class MemoryRateCounter implements RateCounter {
   private readonly sweeper = setInterval(() => this.sweep(Date.now()), 60_000).unref();
 
   async hit(key: string, windows: RateWindow[], nowMs: number): Promise<RateDecision> {
-    const keys = windows.map((w) => `${key}:${w.name}:${windowIndex(w, nowMs)}`);
-    const current = keys.map((k) => {
+    const read = (k: string) => {
       const entry = this.counts.get(k);
       return entry && entry.expiresAt > nowMs ? entry.count : 0;
-    });
-    const refused = windows.findIndex((w, i) => current[i]! >= w.max);
-    if (refused >= 0) return decide(windows, [], refused, nowMs);
-    const counts = keys.map((k, i) => {
-      const count = current[i]! + 1;
-      this.counts.set(k, { count, expiresAt: resetOf(windows[i]!, nowMs) * 1000 });
-      return count;
+    };
+    const keys = windows.map((w) => `${key}:${w.name}:${windowIndex(w, nowMs)}`);
+    const counts = windows.map(
+      (w, i) => [read(keys[i]!), read(`${key}:${w.name}:${windowIndex(w, nowMs) - 1}`)] as [number, number],
+    );
+    const refused = windows.findIndex((w, i) => weighted(counts[i]![0], counts[i]![1], elapsedOf(w, nowMs)) >= w.max);
+    if (refused >= 0) return decide(windows, counts, refused, nowMs);
+    windows.forEach((w, i) => {
+      counts[i]![0] += 1;
+      this.counts.set(keys[i]!, { count: counts[i]![0], expiresAt: (turnOf(w, nowMs) + w.seconds) * 1000 });
     });
     return decide(windows, counts, undefined, nowMs);
   }
