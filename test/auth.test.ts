@@ -101,6 +101,33 @@ describe('OAuth with the built-in tmi provider', () => {
       expect(location.searchParams.get('code')).toMatch(/^[\w-]{43}$/);
     });
 
+    it("without a client callback (TMI's legacy mode), goes to its own callback, which answers the tokens once", async () => {
+      const response = await restClient(baseUrl).get(
+        `/oauth2/authorize?${new URLSearchParams({
+          idp: 'tmi',
+          login_hint: 'legacy-user',
+          code_challenge: pkcePair().challenge,
+          code_challenge_method: 'S256',
+        })}`,
+      );
+
+      expect(response.status).toBe(302);
+      const location = new URL(response.headers.get('location')!);
+      expect(`${location.origin}${location.pathname}`).toBe(`${baseUrl}/oauth2/callback`);
+      const answered = await restClient(baseUrl).get(`${location.pathname}${location.search}`);
+      expect(answered.status).toBe(200);
+      expect(answered.body).toEqual({
+        access_token: expect.any(String),
+        refresh_token: expect.any(String),
+        token_type: 'bearer',
+        expires_in: 3600,
+      });
+      expect(answered.headers.get('cache-control')).toBe('no-store');
+      const me = await restClient(baseUrl, answered.body.access_token).get('/me');
+      expect(me.body).toMatchObject({ provider: 'tmi', provider_id: 'legacy-user' });
+      expectOAuthError(await restClient(baseUrl).get(`${location.pathname}${location.search}`), 400, 'invalid_request');
+    });
+
     it('defaults to the tmi provider when no idp is named', async () => {
       const query = new URLSearchParams({
         client_callback: TEST_CALLBACK,

@@ -19,7 +19,8 @@ interface Started {
 interface ClientOptions {
   idp?: string;
   loginHint?: string;
-  callback?: string;
+  /** The client callback; null: none (TMI's legacy mode). */
+  callback?: string | null;
   responseType?: string;
 }
 
@@ -29,7 +30,7 @@ async function startLogin(baseUrl: string, options: ClientOptions = {}): Promise
   const state = `s-${Math.random().toString(36).slice(2)}`;
   const query = new URLSearchParams({
     idp: options.idp ?? 'corp',
-    client_callback: options.callback ?? TEST_CALLBACK,
+    ...(options.callback === null ? {} : { client_callback: options.callback ?? TEST_CALLBACK }),
     state,
     code_challenge: challenge,
     code_challenge_method: 'S256',
@@ -265,6 +266,23 @@ administrators:
     expect(refreshed.status).toBe(200);
   });
 
+  it("answers the tokens at its own callback when the client named none (TMI's legacy mode)", async () => {
+    const started = await startLogin(baseUrl, { loginHint: 'alice', callback: null });
+    expect(started.response.status).toBe(302);
+
+    const back = await callback(baseUrl, await atProvider(baseUrl, started.response.headers.get('location')!));
+
+    expect(back.status).toBe(200);
+    expect(back.body).toEqual({
+      access_token: expect.any(String),
+      refresh_token: expect.any(String),
+      token_type: 'bearer',
+      expires_in: 3600,
+    });
+    const me = await restClient(baseUrl, back.body.access_token).get('/me');
+    expect(me.body).toMatchObject({ provider: 'corp', provider_id: 'alice', email: 'alice@corp.example' });
+  });
+
   it('completes a login whose callback reaches another instance', async () => {
     const started = await startLogin(baseUrl, { loginHint: 'alice' });
     const providerReturn = await atProvider(baseUrl, started.response.headers.get('location')!);
@@ -334,6 +352,17 @@ administrators:
         error_description: expect.stringContaining('access_denied'),
         state: login.state,
       });
+    });
+
+    it('answers a refusal at its own callback in legacy mode: 401, nowhere to redirect to', async () => {
+      idp.refuseNext('access_denied');
+      const started = await startLogin(baseUrl, { loginHint: 'alice', callback: null });
+
+      const back = await callback(baseUrl, await atProvider(baseUrl, started.response.headers.get('location')!));
+
+      expectError(back, 401, 'unauthorized');
+      expect(back.body.error_description).toContain('access_denied');
+      expect(back.headers.get('location')).toBeNull();
     });
 
     it('sends a refusal in the fragment when the client asked for tokens there', async () => {

@@ -111,8 +111,11 @@ export async function registerOAuthRoutes(app: FastifyInstance, deps: AppDeps, a
     '/oauth2/callback',
     guarded(async (request, reply) => {
       const query = parse(callbackQuery, request.query);
-      const location = await auth.completeLogin(new URLSearchParams(query));
-      return reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').redirect(location, 302);
+      const result = await auth.completeLogin(new URLSearchParams(query));
+      reply.header('referrer-policy', 'no-referrer');
+      // TMI's legacy mode (no client callback): the tokens are the answer, and the browser's cookies.
+      if ('tokens' in result) return sendTokens(cookies.set(reply, result.tokens), result.tokens);
+      return reply.header('cache-control', 'no-store').redirect(result.redirect, 302);
     }),
   );
 

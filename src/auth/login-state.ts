@@ -8,10 +8,13 @@ import { hashSecret } from './tokens.js';
 
 export interface PendingLogin {
   providerId: string;
-  clientCallback: string;
+  /** Where the login's result goes; null in TMI's legacy mode, where /oauth2/callback answers the tokens. */
+  clientCallback: string | null;
   clientState: string | undefined;
   codeChallenge: string;
-  delivery: 'code' | 'fragment';
+  delivery: 'code' | 'fragment' | 'json';
+  /** Who signs in, for the built-in test provider (legacy mode only: otherwise it signs in at once). */
+  loginHint?: string;
   /** The server's PKCE verifier and nonce with the provider. */
   codeVerifier: string;
   nonce: string;

@@ -98,6 +98,9 @@ interface Identity {
 /** What the client asked /oauth2/authorize for: where and how the login's result goes back to it. */
 type ClientRequest = Pick<PendingLogin, 'clientCallback' | 'clientState' | 'codeChallenge' | 'delivery'>;
 
+/** A login's result: where to send the browser, or (legacy mode) the tokens to answer it with. */
+export type LoginResult = { redirect: string } | { tokens: TokenSet };
+
 type InvalidGrantCode = Extract<ErrorCode, 'INVALID_GRANT' | 'INVALID_REFRESH_TOKEN'>;
 
 export class AuthService {
@@ -156,13 +159,15 @@ export class AuthService {
   async authorize(request: AuthorizeRequest): Promise<string> {
     const provider = request.idp === undefined ? undefined : this.providers.get(request.idp);
     if (!provider) this.assertTestProvider(request.idp);
-    const clientCallback = required(request.clientCallback, 'client_callback');
-    this.checkedCallback(clientCallback);
+    const clientCallback = request.clientCallback ?? null;
+    if (clientCallback !== null) this.checkedCallback(clientCallback);
+    const delivery = this.checkedDelivery(request.responseType);
     const client: ClientRequest = {
       clientCallback,
       clientState: request.state,
       codeChallenge: checkedCodeChallenge(request.codeChallenge, request.codeChallengeMethod),
-      delivery: this.checkedDelivery(request.responseType),
+      // Without a client callback (TMI's legacy mode), the server's callback answers the tokens as JSON.
+      delivery: clientCallback === null ? 'json' : delivery,
     };
     if (client.delivery === 'fragment' && !client.clientState) {
       // Tokens in the fragment skip the client's PKCE check: its state check is what refuses a foreign login.
@@ -170,7 +175,28 @@ export class AuthService {
         suggestion: 'Send a random state and compare it with the one the callback receives',
       });
     }
-    if (!provider) return this.deliver(await this.signIn(testIdentity(request.loginHint)), client);
+    if (!provider && client.delivery === 'json') {
+      // The test provider signs in at once; in legacy mode the browser still goes to the server's callback.
+      testIdentity(request.loginHint);
+      const state = randomSecret();
+      const redirectUri = this.providerCallbackUrl(this.deps.baseUrl());
+      await this.pendingLogins.put(
+        state,
+        {
+          ...client,
+          providerId: TEST_PROVIDER_ID,
+          codeVerifier: '',
+          nonce: '',
+          redirectUri,
+          loginHint: request.loginHint,
+        },
+        PROVIDER_LOGIN_SECONDS,
+      );
+      const location = new URL(redirectUri);
+      location.searchParams.set('state', state);
+      return location.href;
+    }
+    if (!provider) return redirectOf(await this.deliver(await this.signIn(testIdentity(request.loginHint)), client));
 
     const state = randomSecret();
     const login: PendingLogin = {
@@ -205,7 +231,7 @@ export class AuthService {
    * verified. An unknown, expired or already used state is the caller's error: there is no callback to
    * send it to.
    */
-  async completeLogin(query: URLSearchParams): Promise<string> {
+  async completeLogin(query: URLSearchParams): Promise<LoginResult> {
     const state = query.get('state');
     const login = state ? await this.pendingLogins.take(state) : undefined;
     if (!state || !login) {
@@ -213,8 +239,11 @@ export class AuthService {
         suggestion: 'Start the login again at /oauth2/authorize',
       });
     }
+    if (login.providerId === TEST_PROVIDER_ID && login.delivery === 'json') {
+      return this.deliver(await this.signIn(testIdentity(login.loginHint)), login);
+    }
     const provider = this.providers.get(login.providerId);
-    if (!provider) return deliveryUrl(login, { error: 'server_error', error_description: 'Unknown provider' });
+    if (!provider) return failed(login, 'server_error', 'Unknown provider');
     const callbackUrl = new URL(login.redirectUri);
     for (const [name, value] of query) callbackUrl.searchParams.append(name, value);
     let identity: Identity;
@@ -231,7 +260,7 @@ export class AuthService {
         { err: error.cause ?? error, provider: provider.id },
         `provider login failed: ${error.message}`,
       );
-      return deliveryUrl(login, { error: error.error, error_description: error.description });
+      return failed(login, error.error, error.description);
     }
     return this.deliver(await this.signIn(identity), login);
   }
@@ -340,9 +369,14 @@ export class AuthService {
 
   /**
    * The client callback carrying a signed-in user: a single-use code for POST /oauth2/token (bound to the
-   * client's PKCE challenge) in the query, or the tokens themselves in the fragment.
+   * client's PKCE challenge) in the query, or the tokens themselves in the fragment; in legacy mode (no
+   * client callback) the tokens, for the server's callback to answer.
    */
-  private async deliver(user: User, client: ClientRequest): Promise<string> {
+  private async deliver(user: User, client: ClientRequest): Promise<LoginResult> {
+    const { clientCallback } = client;
+    if (client.delivery === 'json' || clientCallback === null) {
+      return { tokens: await this.issueTokens(user, randomUUID()) };
+    }
     if (client.delivery === 'fragment') {
       const tokens = await this.issueTokens(user, randomUUID());
       return deliveryUrl(client, {
@@ -359,7 +393,7 @@ export class AuthService {
         userId: user.id,
         codeChallenge: client.codeChallenge,
         codeChallengeMethod: 'S256',
-        clientCallback: client.clientCallback,
+        clientCallback,
         expiresAt: new Date(Date.now() + AUTHORIZATION_CODE_SECONDS * 1000),
       },
     });
@@ -583,7 +617,8 @@ function testIdentity(loginHint: string | undefined): Identity {
  * The client callback with the login's result and the client's state: in the query for a code or an
  * error of the code flow, in the fragment (replacing any) for tokens or an error of the token flow.
  */
-function deliveryUrl(client: ClientRequest, result: Record<string, string>): string {
+function deliveryUrl(client: ClientRequest, result: Record<string, string>): { redirect: string } {
+  if (client.clientCallback === null) throw new Error('a login without a client callback is answered, not sent');
   const url = new URL(client.clientCallback);
   const params = { ...result, ...(client.clientState !== undefined ? { state: client.clientState } : {}) };
   if (client.delivery === 'fragment') {
@@ -591,7 +626,23 @@ function deliveryUrl(client: ClientRequest, result: Record<string, string>): str
   } else {
     for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
   }
-  return url.href;
+  return { redirect: url.href };
+}
+
+/** A login that failed: the error to the client callback, or in legacy mode the server's callback's own answer. */
+function failed(client: ClientRequest, error: ProviderLoginError['error'], description: string): LoginResult {
+  if (client.clientCallback !== null) return deliveryUrl(client, { error, error_description: description });
+  if (error === 'access_denied') {
+    throw new AppError('UNAUTHENTICATED', `The identity provider refused the login: ${description}`);
+  }
+  throw new AppError('SERVICE_UNAVAILABLE', `The identity provider could not complete the login: ${description}`, {
+    retryAfterSeconds: 30,
+  });
+}
+
+function redirectOf(result: LoginResult): string {
+  if ('redirect' in result) return result.redirect;
+  throw new Error('a login with a client callback is sent there, not answered');
 }
 
 function pkceChallenge(verifier: string): string {
