@@ -52,6 +52,7 @@ import {
   processCpuMicros,
   redisAnswers,
   sortedPercentile,
+  trimmedMean,
   sleep,
   startChild,
   withDatabase,
@@ -724,7 +725,7 @@ async function memorySample(inspector: Inspector, pid: number): Promise<MemorySa
 interface MemoryResult {
   connections: number;
   sessions: number;
-  /** Samples after the baseline session (0 more connections), after half of them, after all of them. */
+  /** Samples after the baseline session (0 more connections), then after each session of them. */
   points: { connections: number; sample: MemorySample }[];
   openSeconds: number;
 }
@@ -778,25 +779,22 @@ async function measureMemory(
     await sleep(1000);
     const points = [{ connections: 0, sample: await memorySample(inspector, pid) }];
 
-    // Then the idle connections, a session of up to `perSession` users at a time; sampled half-way too,
-    // so that the two halves' slopes show whether the growth is per connection (linear) or not.
-    const started = performance.now();
+    // Then the idle connections, a session of up to `perSession` users at a time, sampled after each: the
+    // growth per connection is the sessions' trimmed mean (over the whole range, what the allocators keep
+    // or give back after the warm-up can move it by tens of KiB per connection either way).
     let sessions = 0;
-    const half = Math.ceil(settings.idle / perSession / 2) * perSession;
+    let openMs = 0;
     for (let opened = 0; opened < settings.idle; sessions++) {
       const count = Math.min(perSession, settings.idle - opened);
+      const started = performance.now();
       const group = await openSession(count, `Memory ${sessions + 1}`);
       await settled(group, count);
+      openMs += performance.now() - started;
       opened += count;
-      if (opened === half && opened < settings.idle) {
-        await sleep(1000);
-        points.push({ connections: opened, sample: await memorySample(inspector, pid) });
-      }
+      await sleep(opened === settings.idle ? 2000 : 500);
+      points.push({ connections: opened, sample: await memorySample(inspector, pid) });
     }
-    const openSeconds = (performance.now() - started) / 1000;
-    await sleep(2000); // idle
-    points.push({ connections: settings.idle, sample: await memorySample(inspector, pid) });
-    return { connections: settings.idle, sessions, points, openSeconds };
+    return { connections: settings.idle, sessions, points, openSeconds: openMs / 1000 };
   } finally {
     inspector.close();
     await Promise.all(open.map((p) => p.close()));
@@ -1154,23 +1152,40 @@ const perConnection = (memory: MemoryResult, key: keyof MemorySample, from = 0, 
   return (b.sample[key] - a.sample[key]) / Math.max(1, b.connections - a.connections);
 };
 
+/**
+ * Bytes per connection: the mean, over the sessions opened, of a measure's growth per connection during
+ * each, the fifth of sessions with the most and the fifth with the least left out. A one-off step (the
+ * allocators giving back what the warm-up left, or growing an arena) moves one session's figure by up to
+ * hundreds of KiB per connection; trimmed, it moves the figure by nothing.
+ */
+function perSessionConnection(memory: MemoryResult, key: keyof MemorySample): number {
+  const steps = memory.points.slice(1).map((_, i) => perConnection(memory, key, i, i + 1));
+  return trimmedMean(steps, 0.2);
+}
+
 function printMemoryGoal(memory: MemoryResult, verdict: (ok: boolean) => string): void {
-  const rss = perConnection(memory, 'rssAnon');
+  const rss = perSessionConnection(memory, 'rssAnon');
   const retained =
-    perConnection(memory, 'heapUsed') + perConnection(memory, 'external') + perConnection(memory, 'arrayBuffers');
+    perSessionConnection(memory, 'heapUsed') +
+    perSessionConnection(memory, 'external') +
+    perSessionConnection(memory, 'arrayBuffers');
   console.log(
     `  idle connection: ${kib(rss)} anonymous RSS per connection ≤ ${kib(GOAL_IDLE_BYTES)}: ${verdict(rss <= GOAL_IDLE_BYTES)} ` +
-      `(retained JS heap + external: ${kib(retained)})`,
+      `(trimmed mean of ${memory.points.length - 1} sessions; ${kib(perConnection(memory, 'rssAnon'))} from the first ` +
+      `sample to the last; retained JS heap + external: ${kib(retained)})`,
   );
 }
 
 function printMemory(memory: MemoryResult): void {
-  const { points } = memory;
+  const all = memory.points;
+  // The table shows the first, middle and last samples; the per-connection figure uses every session.
+  const shown = [0, Math.floor((all.length - 1) / 2), all.length - 1].filter((i, k, list) => list.indexOf(i) === k);
+  const points = shown.map((i) => all[i]!);
   console.log(
     `\nMemory per idle collaboration connection: ${memory.connections} authenticated connections (a ticket each) ` +
       `in ${memory.sessions} sessions of up to ${settings.participants} users, opened in ${fmt(memory.openSeconds, 1)} s, ` +
       `on top of an instance already holding one full session and warmed up by opening and closing as many ` +
-      `connections; sampled after forced GCs (inspector)`,
+      `connections; sampled after each session, after forced GCs (inspector)`,
   );
   const rows: [string, keyof MemorySample][] = [
     ['RSS anonymous', 'rssAnon'],
@@ -1180,13 +1195,13 @@ function printMemory(memory: MemoryResult): void {
     ['external (Buffers, …)', 'external'],
     ['ArrayBuffers', 'arrayBuffers'],
   ];
-  const slopes = points.slice(1).map((_, i) => [i, i + 1] as const);
+  const slopes = shown.slice(1).map((to, i) => [shown[i]!, to] as const);
   console.log(
     [
       'measure'.padEnd(22),
       ...points.map((p) => `+${p.connections} conn`.padStart(12)),
-      ...slopes.map(([a, b]) => `${points[a]!.connections}→${points[b]!.connections}`.padStart(12)),
-      'per conn'.padStart(11),
+      ...slopes.map(([a, b]) => `${all[a]!.connections}→${all[b]!.connections}`.padStart(12)),
+      'per conn (trimmed)'.padStart(19),
     ].join(' '),
   );
   for (const [label, key] of rows) {
@@ -1195,14 +1210,16 @@ function printMemory(memory: MemoryResult): void {
         label.padEnd(22),
         ...points.map((p) => `${(p.sample[key] / 1048576).toFixed(1)} MiB`.padStart(12)),
         ...slopes.map(([a, b]) => kib(perConnection(memory, key, a, b)).padStart(12)),
-        kib(perConnection(memory, key)).padStart(11),
+        kib(perSessionConnection(memory, key)).padStart(19),
       ].join(' '),
     );
   }
   console.log(
     '  RSS anonymous (RssAnon) is the memory the process allocated, what the goal is checked on; the total ' +
       'also counts file-backed pages (code), which the kernel reclaims and reloads at will. Retained JS heap + ' +
-      'external is what stays reachable per connection after GC',
+      'external is what stays reachable per connection after GC. Per connection: the mean over the sessions of ' +
+      'their growth per connection, without the fifth highest and the fifth lowest (a one-off step of the ' +
+      'allocators moves one session)',
   );
 }
 

@@ -182,6 +182,15 @@ export function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
+/** The mean of the values left after dropping `fraction` of them at each end (at least one, given three). */
+export function trimmedMean(values: number[], fraction: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const drop = sorted.length >= 3 ? Math.max(1, Math.floor(sorted.length * fraction)) : 0;
+  const kept = sorted.slice(drop, sorted.length - drop);
+  return kept.reduce((sum, value) => sum + value, 0) / kept.length;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // CPU accounting (Linux /proc): where the machine's CPU goes, for the target processes, the PostgreSQL
 // backends of the bench database, Redis and the load generator. On a small machine they compete for the
