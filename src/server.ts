@@ -11,6 +11,7 @@ import { isCollaborationSocketPath, registerCollaborationSocket } from './http/c
 import { registerOAuthRoutes } from '../rest-compat/routes/oauth.js';
 import { RAW_BODY, registerRestRoutes } from '../rest-compat/route-table.js';
 import type { AppDeps } from './app-deps.js';
+import { demoteFormerConfiguredAdministrators } from './auth/administrators.js';
 import { loadSigningKey } from './auth/keys.js';
 import { AuthService, startRevocationSync, TEST_PROVIDER_ID } from './auth/service.js';
 import { AccessTokens } from './auth/tokens.js';
@@ -83,6 +84,9 @@ export async function startServer(
     });
     cleanups.push(() => jobs.stop());
 
+    const demoted = await demoteFormerConfiguredAdministrators(db.prisma, config.auth);
+    if (demoted > 0)
+      log.info({ demoted }, 'administrators the configuration no longer names are administrators no more');
     const signingKey = await loadSigningKey(db.prisma, config.auth.jwtPrivateKey);
     let listeningUrl = `http://127.0.0.1:${config.http.port}`;
     const baseUrl = () => config.http.publicBaseUrl ?? listeningUrl;

@@ -691,6 +691,39 @@ describe('administrators', () => {
     }
   });
 
+  it('takes back at start what the configuration no longer grants, and keeps what an administrator granted', async () => {
+    const first = await startTestServer({ TMI_ADMIN_PROVIDER: 'tmi', TMI_ADMIN_PROVIDER_ID: 'deputy' });
+    let second: TestServer | undefined;
+    try {
+      const deputy = await login(first.baseUrl, 'deputy');
+      const keeper = await login(first.baseUrl, 'keeper');
+      const keeperId = decodeJwt(keeper.accessToken).sub!;
+      const granted = await restClient(first.baseUrl, deputy.accessToken).post(
+        '/admin/groups/00000000-0000-0000-0000-000000000002/members',
+        { user_internal_uuid: keeperId },
+      );
+      expect(granted.status).toBe(201);
+
+      // The same deployment restarted without the deputy in its configuration.
+      second = await startTestServer({}, { shareDatabaseWith: first });
+      const users = second.deps.db.prisma.user;
+      expect(await users.findFirstOrThrow({ where: { providerId: 'deputy' } })).toMatchObject({ isAdmin: false });
+      expect(await users.findUniqueOrThrow({ where: { id: keeperId } })).toMatchObject({ isAdmin: true });
+      // Refreshing, without signing in again, gets tokens without the role.
+      const refreshed = await restClient(second.baseUrl).post('/oauth2/refresh', {
+        refresh_token: deputy.refreshToken,
+      });
+      expect(refreshed.status).toBe(200);
+      expect(decodeJwt(refreshed.body.access_token).is_admin).toBe(false);
+      expect((await getMe(second.baseUrl, (await login(second.baseUrl, 'keeper')).accessToken)).body.is_admin).toBe(
+        true,
+      );
+    } finally {
+      await second?.close();
+      await first.close();
+    }
+  });
+
   it('auto-promotes exactly one of several racing first users', async () => {
     const server = await startTestServer({ TMI_AUTH_AUTO_PROMOTE_FIRST_USER: 'true' });
     try {

@@ -227,6 +227,24 @@ administrators:
     expect(me.body).toMatchObject({ provider_id: 'root', is_admin: true });
   });
 
+  it('takes administrator rights back when the provider no longer puts the user in the administrator group', async () => {
+    const account = idp.accounts.get('root')!;
+    const groups = account.groups;
+    account.groups = ['eng'];
+    try {
+      const login = await browserLogin(baseUrl, { loginHint: 'root' });
+      const tokens = await redeem(baseUrl, login.result.searchParams.get('code')!, login.verifier);
+
+      expect(decodeJwt(tokens.body.access_token)).toMatchObject({ is_admin: false, groups: ['eng'] });
+      expect((await restClient(baseUrl, tokens.body.access_token).get('/me')).body.is_admin).toBe(false);
+    } finally {
+      account.groups = groups;
+    }
+    const again = await browserLogin(baseUrl, { loginHint: 'root' });
+    const tokens = await redeem(baseUrl, again.result.searchParams.get('code')!, again.verifier);
+    expect(decodeJwt(tokens.body.access_token).is_admin).toBe(true);
+  });
+
   it('makes an administrator by e-mail only when the provider verified the address', async () => {
     const boss = await browserLogin(baseUrl, { loginHint: 'boss' });
     const mallory = await browserLogin(baseUrl, { loginHint: 'mallory' });

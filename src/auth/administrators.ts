@@ -1,9 +1,12 @@
+import type { PrismaClient } from '../generated/prisma/client.js';
 import type { Config } from '../infra/config.js';
 import type { AdministratorRule } from '../infra/identity-config.js';
 
 // Who is an administrator by configuration: the TMI_ADMIN_* variables and the configuration file's
 // `administrators:` list (seed 003: a user by provider + provider_id, or by e-mail, or every member of an
-// identity provider group). Decided when a user signs in, from what the provider said about them.
+// identity provider group). Decided when a user signs in, from what the provider said about them, and
+// checked again when the server starts, from what the provider said at their last sign-in: someone taken
+// off the configuration is no longer an administrator even if they only ever refresh their tokens.
 
 export interface SignedInIdentity {
   provider: string;
@@ -42,4 +45,25 @@ function matchesRule(rule: AdministratorRule, identity: SignedInIdentity): boole
 
 function sameEmail(a: string, b: string): boolean {
   return a.toLowerCase() === b.toLowerCase();
+}
+
+/**
+ * Takes administrator rights back from users who had them by configuration and whom the configuration no
+ * longer names, judged on their last sign-in (provider, id, verified e-mail, groups). Returns how many.
+ */
+export async function demoteFormerConfiguredAdministrators(
+  prisma: PrismaClient,
+  auth: Config['auth'],
+): Promise<number> {
+  const configured = await prisma.user.findMany({
+    where: { adminByConfiguration: true },
+    select: { id: true, provider: true, providerId: true, email: true, emailVerified: true, groups: true },
+  });
+  const former = configured.filter((user) => !isConfiguredAdministrator(auth, user)).map((user) => user.id);
+  if (former.length === 0) return 0;
+  const { count } = await prisma.user.updateMany({
+    where: { id: { in: former }, adminByConfiguration: true },
+    data: { isAdmin: false, adminByConfiguration: false },
+  });
+  return count;
 }

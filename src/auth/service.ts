@@ -428,13 +428,20 @@ export class AuthService {
         // verified (one an administrator marked verified stays so).
         update: { email, name, groups, lastLoginAt: now, ...(emailVerified ? { emailVerified } : {}) },
       });
-      if (user.isAdmin || !(await this.becomesAdmin(tx, identity))) return user;
+      if (isConfiguredAdministrator(this.config.auth, identity)) {
+        if (user.isAdmin) return user;
+        return tx.user.update({ where: { id: user.id }, data: { isAdmin: true, adminByConfiguration: true } });
+      }
+      // Named by the configuration no longer: no longer an administrator (tokens issued from now on say so).
+      if (user.adminByConfiguration) {
+        return tx.user.update({ where: { id: user.id }, data: { isAdmin: false, adminByConfiguration: false } });
+      }
+      if (user.isAdmin || !(await this.becomesFirstAdmin(tx))) return user;
       return tx.user.update({ where: { id: user.id }, data: { isAdmin: true } });
     });
   }
 
-  private async becomesAdmin(tx: Tx, identity: Identity): Promise<boolean> {
-    if (isConfiguredAdministrator(this.config.auth, identity)) return true;
+  private async becomesFirstAdmin(tx: Tx): Promise<boolean> {
     if (!this.config.auth.autoPromoteFirstUser) return false;
     if (await tx.user.findFirst({ where: { isAdmin: true }, select: { id: true } })) return false;
     // Checked again under the lock: two first logins racing must not both become admin.

@@ -255,7 +255,8 @@ export class AdminGroupService {
       if (flag) {
         const { count } = await this.prisma.user.updateMany({
           where: { id: userId, [flag]: false },
-          data: { [flag]: true },
+          // Granted by an administrator: the configuration's changes do not take it back.
+          data: { [flag]: true, ...(flag === 'isAdmin' ? { adminByConfiguration: false } : {}) },
         });
         if (count === 0) throw alreadyMember(group);
         this.ctx.log.info({ groupId, userId }, 'user added to a built-in group');
@@ -300,8 +301,12 @@ export class AdminGroupService {
     if (flag) {
       count =
         subjectType === 'user'
-          ? (await this.prisma.user.updateMany({ where: { id: memberId, [flag]: true }, data: { [flag]: false } }))
-              .count
+          ? (
+              await this.prisma.user.updateMany({
+                where: { id: memberId, [flag]: true },
+                data: { [flag]: false, ...(flag === 'isAdmin' ? { adminByConfiguration: false } : {}) },
+              })
+            ).count
           : 0;
     } else {
       ({ count } = await this.prisma.groupMember.deleteMany({
