@@ -51,6 +51,7 @@ import {
   median,
   processCpuMicros,
   redisAnswers,
+  reportMachineLoad,
   sortedPercentile,
   trimmedMean,
   sleep,
@@ -845,16 +846,7 @@ async function main(): Promise<void> {
     `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, Node ${process.version}, ` +
       `PostgreSQL ${pgVersion}, Redis ${settings.redisUrl}; database ${database}`,
   );
-  const idleBefore = machineTicks();
-  await sleep(1000);
-  const idleAfter = machineTicks();
-  if (idleBefore && idleAfter) {
-    const busy = (idleAfter.busy - idleBefore.busy) / Math.max(1, idleAfter.total - idleBefore.total);
-    console.log(
-      `Machine busy before the bench: ${Math.round(busy * 100)}%` +
-        (busy > 0.15 ? ' (WARNING: something else is using the CPUs; expect noisy numbers)' : ''),
-    );
-  }
+  await reportMachineLoad();
 
   // Both server instances are one deployment (same public base URL, database and Redis namespace).
   const portA = await freePort();

@@ -224,6 +224,22 @@ export function machineTicks(): { busy: number; total: number } | undefined {
   }
 }
 
+/**
+ * Other work on the machine skews every number a bench prints: measures the CPUs over a second before it
+ * starts and says so when they are not idle.
+ */
+export async function reportMachineLoad(): Promise<void> {
+  const before = machineTicks();
+  await sleep(1000);
+  const after = machineTicks();
+  if (!before || !after) return;
+  const busy = (after.busy - before.busy) / Math.max(1, after.total - before.total);
+  console.log(
+    `Machine busy before the bench: ${Math.round(busy * 100)}%` +
+      (busy > 0.15 ? ' (WARNING: something else is using the CPUs; expect noisy numbers)' : ''),
+  );
+}
+
 // ---------------------------------------------------------------------------------------------------
 // The API, as the benches' fixtures use it.
 

@@ -48,6 +48,7 @@ import {
   median,
   processCpuMicros,
   redisAnswers,
+  reportMachineLoad,
   root,
   sleep,
   startChild,
@@ -1182,17 +1183,7 @@ async function main(): Promise<void> {
       `Redis ${redis ? 'yes' : 'no (in-process pubsub)'}; database ${database}`,
   );
 
-  // Other work on the machine skews every number below; say so rather than let it pass unnoticed.
-  const idleBefore = machineTicks();
-  await sleep(1000);
-  const idleAfter = machineTicks();
-  if (idleBefore && idleAfter) {
-    const busy = (idleAfter.busy - idleBefore.busy) / Math.max(1, idleAfter.total - idleBefore.total);
-    console.log(
-      `Machine busy before the bench: ${Math.round(busy * 100)}%` +
-        (busy > 0.15 ? ' (WARNING: something else is using the CPUs; expect noisy numbers)' : ''),
-    );
-  }
+  await reportMachineLoad();
 
   // 1. Round trips, measured on instances that reach PostgreSQL through the counting proxy.
   const dbAddress = new URL(databaseUrl);

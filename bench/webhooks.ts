@@ -58,6 +58,7 @@ import {
   percentile,
   processCpuMicros,
   redisAnswers,
+  reportMachineLoad,
   root,
   sleep,
   startChild,
@@ -932,16 +933,7 @@ async function main(): Promise<void> {
     `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, Node ${process.version}, ` +
       `PostgreSQL ${pgVersion}, Redis ${redis ? 'yes' : 'no (in-process pubsub)'}; database ${database}`,
   );
-  const idleBefore = machineTicks();
-  await sleep(1000);
-  const idleAfter = machineTicks();
-  if (idleBefore && idleAfter) {
-    const busy = (idleAfter.busy - idleBefore.busy) / Math.max(1, idleAfter.total - idleBefore.total);
-    console.log(
-      `Machine busy before the bench: ${Math.round(busy * 100)}%` +
-        (busy > 0.15 ? ' (WARNING: something else is using the CPUs; expect noisy numbers)' : ''),
-    );
-  }
+  await reportMachineLoad();
 
   const receiverPort = await freePort();
   const receiverChild: Child = await startChild(
