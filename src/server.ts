@@ -12,6 +12,7 @@ import { registerOAuthRoutes } from '../rest-compat/routes/oauth.js';
 import { RAW_BODY, registerRestRoutes } from '../rest-compat/route-table.js';
 import type { AppDeps } from './app-deps.js';
 import { demoteFormerConfiguredAdministrators } from './auth/administrators.js';
+import { announceRevocations } from './modules/credentials/revocation.js';
 import { loadSigningKey } from './auth/keys.js';
 import { AuthService, startRevocationSync, TEST_PROVIDER_ID } from './auth/service.js';
 import { AccessTokens } from './auth/tokens.js';
@@ -84,9 +85,6 @@ export async function startServer(
     });
     cleanups.push(() => jobs.stop());
 
-    const demoted = await demoteFormerConfiguredAdministrators(db.prisma, config.auth);
-    if (demoted > 0)
-      log.info({ demoted }, 'administrators the configuration no longer names are administrators no more');
     const signingKey = await loadSigningKey(db.prisma, config.auth.jwtPrivateKey);
     let listeningUrl = `http://127.0.0.1:${config.http.port}`;
     const baseUrl = () => config.http.publicBaseUrl ?? listeningUrl;
@@ -95,6 +93,15 @@ export async function startServer(
       () => config.auth.jwtIssuer ?? baseUrl(),
       config.auth.accessTokenSeconds,
     );
+
+    const demoted = await demoteFormerConfiguredAdministrators(db.prisma, config.auth, new Date());
+    if (demoted.length > 0) {
+      await announceRevocations({ revocations: tokens, pubsub }, demoted);
+      log.info(
+        { demoted: demoted.length },
+        'administrators the configuration no longer names are administrators no more',
+      );
+    }
 
     const identityProviders = [
       ...config.auth.identity.providers.map((provider) => provider.id),

@@ -388,6 +388,11 @@ describe('groups (/admin/groups)', () => {
 
     expectStatus(await restAs(admin).delete(`${path}/${promoted.id}`), 204);
     expect((await prisma().user.findUniqueOrThrow({ where: { id: promoted.id } })).isAdmin).toBe(false);
+    // The tokens that carried the role stop working at once; the next one is without it.
+    expectStatus(await restClient(server.baseUrl, token).get('/admin/settings'), 401);
+    const demoted = await prisma().user.findUniqueOrThrow({ where: { id: promoted.id } });
+    const fresh = (await server.deps.tokens.issue(demoted)).token;
+    expectStatus(await restClient(server.baseUrl, fresh).get('/admin/settings'), 403);
     expectStatus(
       await restAs(admin).post(`/admin/groups/${EVERYONE}/members`, { user_internal_uuid: promoted.id }),
       403,

@@ -709,7 +709,10 @@ describe('administrators', () => {
       const users = second.deps.db.prisma.user;
       expect(await users.findFirstOrThrow({ where: { providerId: 'deputy' } })).toMatchObject({ isAdmin: false });
       expect(await users.findUniqueOrThrow({ where: { id: keeperId } })).toMatchObject({ isAdmin: true });
-      // Refreshing, without signing in again, gets tokens without the role.
+      // The tokens that carried the role no longer work; refreshing, without signing in again, gets tokens
+      // without it.
+      expect((await getMe(second.baseUrl, deputy.accessToken)).status).toBe(401);
+      expect((await getMe(first.baseUrl, deputy.accessToken)).status).toBe(401);
       const refreshed = await restClient(second.baseUrl).post('/oauth2/refresh', {
         refresh_token: deputy.refreshToken,
       });

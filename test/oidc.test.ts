@@ -229,6 +229,9 @@ administrators:
 
   it('takes administrator rights back when the provider no longer puts the user in the administrator group', async () => {
     const account = idp.accounts.get('root')!;
+    const asAdmin = await browserLogin(baseUrl, { loginHint: 'root' });
+    const adminTokens = await redeem(baseUrl, asAdmin.result.searchParams.get('code')!, asAdmin.verifier);
+    expect(decodeJwt(adminTokens.body.access_token).is_admin).toBe(true);
     const groups = account.groups;
     account.groups = ['eng'];
     try {
@@ -237,6 +240,8 @@ administrators:
 
       expect(decodeJwt(tokens.body.access_token)).toMatchObject({ is_admin: false, groups: ['eng'] });
       expect((await restClient(baseUrl, tokens.body.access_token).get('/me')).body.is_admin).toBe(false);
+      // The token that carried the role no longer works.
+      expect((await restClient(baseUrl, adminTokens.body.access_token).get('/me')).status).toBe(401);
     } finally {
       account.groups = groups;
     }

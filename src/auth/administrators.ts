@@ -1,6 +1,8 @@
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { Config } from '../infra/config.js';
 import type { AdministratorRule } from '../infra/identity-config.js';
+import { type IssuedToken, recordRevocations } from '../modules/credentials/revocation.js';
+import { everyTokenIssuedUpTo } from './tokens.js';
 
 // Who is an administrator by configuration: the TMI_ADMIN_* variables and the configuration file's
 // `administrators:` list (seed 003: a user by provider + provider_id, or by e-mail, or every member of an
@@ -49,21 +51,30 @@ function sameEmail(a: string, b: string): boolean {
 
 /**
  * Takes administrator rights back from users who had them by configuration and whom the configuration no
- * longer names, judged on their last sign-in (provider, id, verified e-mail, groups). Returns how many.
+ * longer names, judged on their last sign-in (provider, id, verified e-mail, groups), and revokes the access
+ * tokens they were issued until now (they carry the role). Returns those revocations, recorded, to announce.
  */
 export async function demoteFormerConfiguredAdministrators(
   prisma: PrismaClient,
   auth: Config['auth'],
-): Promise<number> {
+  now: Date,
+): Promise<IssuedToken[]> {
   const configured = await prisma.user.findMany({
     where: { adminByConfiguration: true },
     select: { id: true, provider: true, providerId: true, email: true, emailVerified: true, groups: true },
   });
   const former = configured.filter((user) => !isConfiguredAdministrator(auth, user)).map((user) => user.id);
-  if (former.length === 0) return 0;
-  const { count } = await prisma.user.updateMany({
-    where: { id: { in: former }, adminByConfiguration: true },
-    data: { isAdmin: false, adminByConfiguration: false },
+  if (former.length === 0) return [];
+  return prisma.$transaction(async (tx) => {
+    const demoted = await tx.user.updateManyAndReturn({
+      where: { id: { in: former }, adminByConfiguration: true },
+      data: { isAdmin: false, adminByConfiguration: false },
+      select: { id: true },
+    });
+    return recordRevocations(
+      tx,
+      demoted.map((user) => everyTokenIssuedUpTo(user.id, now.getTime())),
+      now,
+    );
   });
-  return count;
 }

@@ -13,6 +13,8 @@ export interface Principal {
   /** The access token's id, for logout and revocation. */
   tokenId: string;
   tokenExpiresAt: number;
+  /** When the access token was issued (seconds), for revocations of every token a user got up to a moment. */
+  tokenIssuedAt?: number;
 }
 
 /**

@@ -5,11 +5,12 @@ import type { Tx } from '../infra/db.js';
 import { AppError, type ErrorCode } from '../infra/errors/registry.js';
 import type { User } from '../generated/prisma/client.js';
 import { exchangeClientCredentials } from '../modules/credentials/grant.js';
+import { announceRevocations, type IssuedToken, recordRevocations } from '../modules/credentials/revocation.js';
 import { isConfiguredAdministrator } from './administrators.js';
 import { createIdentityProvider, ProviderLoginError, type IdentityProvider } from './identity-providers.js';
 import { pendingLoginStore, type PendingLogin, type PendingLoginStore } from './login-state.js';
 import type { Principal } from './principal.js';
-import { hashSecret, randomSecret, type TokenSubject } from './tokens.js';
+import { everyTokenIssuedUpTo, hashSecret, randomSecret, type TokenSubject } from './tokens.js';
 
 // The OAuth 2.0 authorization server: the built-in `tmi` test provider and the configured identity
 // providers (OIDC, GitHub) whose logins it mediates, PKCE authorization codes or tokens in the callback's
@@ -417,10 +418,11 @@ export class AuthService {
   }
 
   /** Creates or refreshes the user and settles whether they are an administrator, in one transaction. */
-  private signIn(identity: Identity): Promise<User> {
+  private async signIn(identity: Identity): Promise<User> {
     const now = new Date();
     const { provider, providerId, email, name, groups, emailVerified } = identity;
-    return this.prisma.$transaction(async (tx) => {
+    let revoked: IssuedToken[] = [];
+    const signedIn = await this.prisma.$transaction(async (tx) => {
       const user = await tx.user.upsert({
         where: { provider_providerId: { provider, providerId } },
         create: { provider, providerId, email, name, groups, emailVerified, lastLoginAt: now },
@@ -432,13 +434,17 @@ export class AuthService {
         if (user.isAdmin) return user;
         return tx.user.update({ where: { id: user.id }, data: { isAdmin: true, adminByConfiguration: true } });
       }
-      // Named by the configuration no longer: no longer an administrator (tokens issued from now on say so).
+      // Named by the configuration no longer: no longer an administrator, nor are the tokens it was issued.
       if (user.adminByConfiguration) {
+        revoked = await recordRevocations(tx, [everyTokenIssuedUpTo(user.id, now.getTime())], now);
         return tx.user.update({ where: { id: user.id }, data: { isAdmin: false, adminByConfiguration: false } });
       }
       if (user.isAdmin || !(await this.becomesFirstAdmin(tx))) return user;
       return tx.user.update({ where: { id: user.id }, data: { isAdmin: true } });
     });
+    if (revoked.length > 0)
+      await announceRevocations({ revocations: this.deps.tokens, pubsub: this.deps.pubsub }, revoked);
+    return signedIn;
   }
 
   private async becomesFirstAdmin(tx: Tx): Promise<boolean> {

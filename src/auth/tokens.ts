@@ -37,11 +37,21 @@ export function randomSecret(bytes = 32): string {
 }
 
 /**
- * The revocation entry that stands for every access token of a user (a deleted account): recorded like a
- * token id, it lasts as long as the longest-lived token could.
+ * The revocation entry that stands for every access token a user was issued up to a moment (an account
+ * deleted, a role taken back): recorded like a token id, it lasts as long as the longest-lived token could,
+ * so the moment is its expiry less that lifetime. A later entry for the same user moves the moment on.
  */
 export const everyTokenOf = (userId: string): string => `user:${userId}`;
 export const LONGEST_ACCESS_TOKEN_SECONDS = 86_400;
+
+/**
+ * The revocation of every access token a user was issued up to `at` (ms), the whole second included; the
+ * tokens issued afterwards say a later second (`AccessTokens.issue`).
+ */
+export function everyTokenIssuedUpTo(userId: string, at: number): { jti: string; userId: string; expiresAt: Date } {
+  const cutoff = Math.floor(at / 1000);
+  return { jti: everyTokenOf(userId), userId, expiresAt: new Date((cutoff + LONGEST_ACCESS_TOKEN_SECONDS) * 1000) };
+}
 
 /**
  * Issues and verifies access tokens. Verification is local (no database round trip): the signature,
@@ -69,7 +79,9 @@ export class AccessTokens {
 
   async issue(subject: TokenSubject): Promise<{ token: string; jti: string; expiresAt: number }> {
     const jti = randomUUID();
-    const now = Math.floor(Date.now() / 1000);
+    // After a revocation of every token the user was issued up to this second, a new one says the next.
+    const cutoff = this.revokedUpTo(subject.id);
+    const now = Math.max(Math.floor(Date.now() / 1000), cutoff === undefined ? 0 : Math.floor(cutoff) + 1);
     const expiresAt = now + this.lifetimeSeconds;
     const token = await new SignJWT({
       email: subject.email,
@@ -96,7 +108,9 @@ export class AccessTokens {
     const nowSeconds = Date.now() / 1000;
     const cached = this.verified.get(token);
     if (cached) {
-      if (cached.tokenExpiresAt > nowSeconds && !this.isRevoked(cached.tokenId, cached.userId)) return cached;
+      if (cached.tokenExpiresAt > nowSeconds && !this.isRevoked(cached.tokenId, cached.userId, cached.tokenIssuedAt)) {
+        return cached;
+      }
       this.verified.delete(token);
       throw new AppError('INVALID_TOKEN');
     }
@@ -111,7 +125,9 @@ export class AccessTokens {
     } catch {
       throw new AppError('INVALID_TOKEN');
     }
-    if (!claims.jti || !claims.sub || this.isRevoked(claims.jti, claims.sub)) throw new AppError('INVALID_TOKEN');
+    if (!claims.jti || !claims.sub || this.isRevoked(claims.jti, claims.sub, claims.iat)) {
+      throw new AppError('INVALID_TOKEN');
+    }
     const principal: Principal = {
       userId: claims.sub,
       provider: claims.idp,
@@ -123,6 +139,7 @@ export class AccessTokens {
       isSecurityReviewer: claims.is_security_reviewer === true,
       tokenId: claims.jti,
       tokenExpiresAt: claims.exp,
+      tokenIssuedAt: claims.iat,
     };
     if (this.verified.size > 10_000) this.verified.clear();
     this.verified.set(token, principal);
@@ -137,19 +154,27 @@ export class AccessTokens {
         audience: this.issuerOf(),
         algorithms: [SIGNING_ALGORITHM],
       });
-      return this.isRevoked(payload.jti, payload.sub ?? '') ? undefined : payload;
+      return this.isRevoked(payload.jti, payload.sub ?? '', payload.iat) ? undefined : payload;
     } catch {
       return undefined;
     }
   }
 
-  private isRevoked(jti: string, userId: string): boolean {
-    return this.revoked.has(jti) || this.revoked.has(everyTokenOf(userId));
+  private isRevoked(jti: string, userId: string, issuedAt: number | undefined): boolean {
+    if (this.revoked.has(jti)) return true;
+    const cutoff = this.revokedUpTo(userId);
+    return cutoff !== undefined && (issuedAt === undefined || issuedAt <= cutoff);
+  }
+
+  /** The moment (seconds) up to which every access token of the user is revoked, if one is. */
+  private revokedUpTo(userId: string): number | undefined {
+    const entry = this.revoked.get(everyTokenOf(userId));
+    return entry === undefined ? undefined : entry - LONGEST_ACCESS_TOKEN_SECONDS;
   }
 
   markRevoked(jti: string, expiresAtSeconds: number): void {
     if (expiresAtSeconds * 1000 < Date.now()) return;
-    this.revoked.set(jti, expiresAtSeconds);
+    this.revoked.set(jti, Math.max(this.revoked.get(jti) ?? 0, expiresAtSeconds));
     if (this.revoked.size % 1000 === 0) this.pruneRevoked();
   }
 

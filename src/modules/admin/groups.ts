@@ -2,6 +2,8 @@ import type { Group, Prisma, User } from '../../generated/prisma/client.js';
 import { requireAdmin, type ServiceContext } from '../../infra/context.js';
 import { AppError } from '../../infra/errors/registry.js';
 import { parseInput } from '../../infra/errors/validation.js';
+import { everyTokenIssuedUpTo } from '../../auth/tokens.js';
+import { announceRevocations, recordRevocations } from '../credentials/revocation.js';
 import { parseId } from '../threat-models/input.js';
 import {
   type AddMemberInput,
@@ -299,15 +301,7 @@ export class AdminGroupService {
     const flag = FLAG_GROUPS[groupId];
     let count: number;
     if (flag) {
-      count =
-        subjectType === 'user'
-          ? (
-              await this.prisma.user.updateMany({
-                where: { id: memberId, [flag]: true },
-                data: { [flag]: false, ...(flag === 'isAdmin' ? { adminByConfiguration: false } : {}) },
-              })
-            ).count
-          : 0;
+      count = subjectType === 'user' ? await this.takeRole(memberId, flag) : 0;
     } else {
       ({ count } = await this.prisma.groupMember.deleteMany({
         where: subjectType === 'user' ? { groupId, userId: memberId } : { groupId, memberGroupId: memberId },
@@ -320,6 +314,24 @@ export class AdminGroupService {
     }
     this.ctx.log.info({ groupId, memberId, subjectType }, 'group member removed');
     return memberId;
+  }
+
+  /**
+   * Takes a role from a user (1 when they had it, else 0) and revokes the access tokens they were issued
+   * until now, which carry it; they refresh into tokens without it.
+   */
+  private async takeRole(userId: string, flag: 'isAdmin' | 'isSecurityReviewer'): Promise<number> {
+    const now = this.ctx.now();
+    const { count, revoked } = await this.prisma.$transaction(async (tx) => {
+      const { count } = await tx.user.updateMany({
+        where: { id: userId, [flag]: true },
+        data: { [flag]: false, ...(flag === 'isAdmin' ? { adminByConfiguration: false } : {}) },
+      });
+      const revoked = count > 0 ? await recordRevocations(tx, [everyTokenIssuedUpTo(userId, now.getTime())], now) : [];
+      return { count, revoked };
+    });
+    await announceRevocations(this.ctx, revoked);
+    return count;
   }
 
   private async insertMember(

@@ -1,4 +1,4 @@
-import { everyTokenOf, LONGEST_ACCESS_TOKEN_SECONDS } from '../../auth/tokens.js';
+import { everyTokenIssuedUpTo } from '../../auth/tokens.js';
 import type { Prisma, User } from '../../generated/prisma/client.js';
 import { requireAdmin, type ServiceContext } from '../../infra/context.js';
 import { AppError } from '../../infra/errors/registry.js';
@@ -204,7 +204,7 @@ export async function deleteUserAndData(
         ...(await credentialTokens(tx, { ownerId: id })),
         ...extraRevocations,
         // And every other token the account still holds (its sessions on other devices).
-        { jti: everyTokenOf(id), userId: id, expiresAt: new Date(now.getTime() + LONGEST_ACCESS_TOKEN_SECONDS * 1000) },
+        everyTokenIssuedUpTo(id, now.getTime()),
       ],
       now,
     );

@@ -14,12 +14,22 @@ export interface IssuedToken {
  */
 export async function recordRevocations(tx: Tx, tokens: IssuedToken[], now: Date): Promise<IssuedToken[]> {
   const live = tokens.filter((token) => token.expiresAt > now);
-  if (live.length > 0) await tx.revokedAccessToken.createMany({ data: live, skipDuplicates: true });
+  if (live.length === 0) return live;
+  // A user's every-token entry recorded again moves on to the later moment.
+  await tx.$executeRaw`
+    INSERT INTO revoked_access_tokens (jti, user_id, expires_at)
+    SELECT DISTINCT ON (t.jti) t.jti, t."userId", t."expiresAt"
+    FROM jsonb_to_recordset(${JSON.stringify(live)}::jsonb) AS t(jti text, "userId" uuid, "expiresAt" timestamptz)
+    ORDER BY t.jti, t."expiresAt" DESC
+    ON CONFLICT (jti) DO UPDATE SET expires_at = GREATEST(revoked_access_tokens.expires_at, EXCLUDED.expires_at)`;
   return live;
 }
 
 /** This instance refuses the tokens at once; the others through pubsub (`startRevocationSync`). */
-export async function announceRevocations(ctx: ServiceContext, tokens: IssuedToken[]): Promise<void> {
+export async function announceRevocations(
+  ctx: Pick<ServiceContext, 'revocations' | 'pubsub'>,
+  tokens: IssuedToken[],
+): Promise<void> {
   for (const token of tokens) ctx.revocations.markRevoked(token.jti, token.expiresAt.getTime() / 1000);
   await Promise.all(
     tokens.map((token) =>
