@@ -123,6 +123,8 @@ describe('OAuth with the built-in tmi provider', () => {
         expires_in: 3600,
       });
       expect(answered.headers.get('cache-control')).toBe('no-store');
+      // No cookies: a callback URL from someone else's login must not sign a browser in as them.
+      expect(answered.headers.get('set-cookie')).toBeNull();
       const me = await restClient(baseUrl, answered.body.access_token).get('/me');
       expect(me.body).toMatchObject({ provider: 'tmi', provider_id: 'legacy-user' });
       expectOAuthError(await restClient(baseUrl).get(`${location.pathname}${location.search}`), 400, 'invalid_request');

@@ -113,8 +113,9 @@ export async function registerOAuthRoutes(app: FastifyInstance, deps: AppDeps, a
       const query = parse(callbackQuery, request.query);
       const result = await auth.completeLogin(new URLSearchParams(query));
       reply.header('referrer-policy', 'no-referrer');
-      // TMI's legacy mode (no client callback): the tokens are the answer, and the browser's cookies.
-      if ('tokens' in result) return sendTokens(cookies.set(reply, result.tokens), result.tokens);
+      // TMI's legacy mode (no client callback): the tokens are the answer. Not the browser's cookies: a callback
+      // URL from someone else's login, opened in a victim's browser, must not sign the victim in as them.
+      if ('tokens' in result) return sendTokens(reply, result.tokens);
       return reply.header('cache-control', 'no-store').redirect(result.redirect, 302);
     }),
   );
