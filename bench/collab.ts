@@ -52,6 +52,7 @@ import {
   processCpuMicros,
   redisAnswers,
   reportMachineLoad,
+  percentile,
   sortedPercentile,
   trimmedMean,
   sleep,
@@ -196,6 +197,7 @@ class Run {
   readonly ops = new Map<string, Op>();
   /** Measured receipts: latency, receiver and receipt time. */
   latencies: number[] = [];
+  senders: number[] = [];
   receivers: number[] = [];
   receivedAt: number[] = [];
   /** Each participant's operations in the order sent (for the head-of-line diagnostic). */
@@ -250,6 +252,7 @@ class Run {
     op.lastAt = at;
     if (op.measured) {
       this.latencies.push(at - op.sentAt);
+      this.senders.push(op.sender);
       this.receivers.push(receiver);
       this.receivedAt.push(at);
     }
@@ -434,6 +437,9 @@ interface RunResult {
   /** Time for an operation to reach all the others. */
   allP50: number;
   allP99: number;
+  /** With several instances: p99 of the pairs whose sender and receiver share one, and of the others. */
+  sameInstanceP99: number;
+  otherInstanceP99: number;
   hol: HeadOfLine;
   achievedRate: number;
   cpuMsPerOp: number;
@@ -618,6 +624,13 @@ async function loadRun(target: Target, probe: Probe): Promise<RunResult> {
     }
     const sorted = Float64Array.from(run.latencies).sort();
     const hol = headOfLine(run);
+    // Participants alternate between the instances (index modulo their number).
+    const sameInstance: number[] = [];
+    const otherInstance: number[] = [];
+    run.latencies.forEach((latency, i) => {
+      const same = run.senders[i]! % target.instances === run.receivers[i]! % target.instances;
+      (same ? sameInstance : otherInstance).push(latency);
+    });
     allLatencies.sort((a, b) => a - b);
     const rejectedCount = [...run.rejected.values()].reduce((a, b) => a + b, 0);
     return {
@@ -639,6 +652,8 @@ async function loadRun(target: Target, probe: Probe): Promise<RunResult> {
       max: sorted.length > 0 ? sorted[sorted.length - 1]! : NaN,
       allP50: sortedPercentile(allLatencies, 50),
       allP99: sortedPercentile(allLatencies, 99),
+      sameInstanceP99: target.instances > 1 ? percentile(sameInstance, 99) : NaN,
+      otherInstanceP99: target.instances > 1 ? percentile(otherInstance, 99) : NaN,
       hol,
       achievedRate: (measuredOps - 1) / ((measureTo - measureFrom) / 1000),
       ...cpuPerOp(before, after, measured + rejectedCount),
@@ -1065,12 +1080,15 @@ function report(targets: Target[], results: Map<TargetName, RunResult[]>, memory
       ['HOL', 5, (rs) => pct(rs, (r) => r.hol.share)],
       ['p99 HOL', 8, (rs) => m(rs, (r) => r.hol.busyP99)],
       ['p99 rest', 9, (rs) => m(rs, (r) => r.hol.freeP99)],
+      ['p99 same', 9, (rs, t) => (t.instances > 1 ? m(rs, (r) => r.sameInstanceP99) : '—')],
+      ['p99 other', 10, (rs, t) => (t.instances > 1 ? m(rs, (r) => r.otherInstanceP99) : '—')],
     ]);
     console.log(
       `  target: the target's own processes; PG: the bench database's PostgreSQL backends; Redis: redis-server; ` +
         `clients: this process (the ${n} clients); busy: all CPUs, others: the part of it outside these processes ` +
         `(other work on the machine: expect noisy numbers when it is not ~0%); HOL: receipts that arrived while the ` +
-        `receiver's own operation was in flight, with their p99 and the p99 of the rest`,
+        `receiver's own operation was in flight, with their p99 and the p99 of the rest; p99 same / other: with ` +
+        `several instances, the pairs whose sender and receiver are on the same instance, and the others`,
     );
     for (const target of targets) {
       for (const [i, r] of (results.get(target.name) ?? []).entries()) {
