@@ -27,23 +27,22 @@
 //                             same database and Redis, as targets baseline (1 instance) and baseline2 (2)
 //   BENCH_COLLAB_IDLE         idle connections for the memory measurement; 0 skips it (default 500)
 //   BENCH_CPU_PROF            a directory: the server instances run with --cpu-prof and write profiles there
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { type RawData, WebSocket } from 'ws';
-import { applyMigrations } from '../src/infra/migrate.js';
 import { login, TEST_CALLBACK as CLIENT_CALLBACK } from '../test/helpers/login.js';
 import {
   api,
   BenchError,
+  createBenchDatabase,
   check,
   CLOCK_TICKS_PER_SECOND,
   type Child,
   cleanup,
-  cleanups,
   describe,
   envNumber,
   freePort,
@@ -57,7 +56,6 @@ import {
   trimmedMean,
   sleep,
   startChild,
-  withDatabase,
 } from './harness.js';
 
 type TargetName = 'bare' | 'server' | 'relay' | 'server2' | 'baseline' | 'baseline2';
@@ -839,17 +837,7 @@ async function main(): Promise<void> {
   check(settings.participants >= 2 && settings.participants <= 200, 'BENCH_COLLAB_PARTICIPANTS: 2..200');
   check(await redisAnswers(settings.redisUrl), `no Redis answers at ${settings.redisUrl} (the bench needs one)`);
 
-  const database = `tmi_bench_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: settings.adminUrl });
-  await admin.connect();
-  cleanups.push(() => admin.end());
-  const pgVersion = (await admin.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
-  await admin.query(`CREATE DATABASE ${database}`);
-  cleanups.push(async () => {
-    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-  });
-  const databaseUrl = withDatabase(settings.adminUrl, database);
-  await applyMigrations(databaseUrl, { info: () => undefined });
+  const { admin, database, databaseUrl, pgVersion } = await createBenchDatabase(settings.adminUrl);
 
   const n = settings.participants;
   console.log(

@@ -1,9 +1,12 @@
 // What the benches (run.ts, collab.ts, webhooks.ts) share: clean-up whatever happens, ports, databases,
 // Redis, the server processes they start and stop, their settings, statistics, CPU accounting and the API.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { applyMigrations } from '../src/infra/migrate.js';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -36,6 +39,27 @@ export function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${database}`;
   return parsed.toString();
+}
+
+/**
+ * A fresh database on the server of `adminUrl`, migrated and dropped at clean-up, with a connection to the
+ * server's admin database (kept open for the bench's probes) and the server's version.
+ */
+export async function createBenchDatabase(
+  adminUrl: string,
+): Promise<{ admin: pg.Client; database: string; databaseUrl: string; pgVersion: string }> {
+  const database = `tmi_bench_${randomBytes(5).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  cleanups.push(() => admin.end());
+  const pgVersion = (await admin.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
+  await admin.query(`CREATE DATABASE ${database}`);
+  cleanups.push(async () => {
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  });
+  const databaseUrl = withDatabase(adminUrl, database);
+  await applyMigrations(databaseUrl, { info: () => undefined });
+  return { admin, database, databaseUrl, pgVersion };
 }
 
 export async function freePort(): Promise<number> {

@@ -23,7 +23,6 @@
 //   BENCH_TARGETS       comma-separated subset of rest,graphql,ceiling (default all three)
 //   BENCH_CPU_PROF      a directory: the measured server runs with --cpu-prof and writes its profile there
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
@@ -33,11 +32,11 @@ import { isDeepStrictEqual } from 'node:util';
 import { print } from 'graphql';
 import pg from 'pg';
 import { login, TEST_CALLBACK as CLIENT_CALLBACK } from '../test/helpers/login.js';
-import { applyMigrations } from '../src/infra/migrate.js';
 import { CreateThreatsDocument, GetThreatModelDocument } from '../rest-compat/generated/graphql.js';
 import {
   api,
   BenchError,
+  createBenchDatabase,
   check,
   cleanup,
   cleanups,
@@ -52,7 +51,6 @@ import {
   root,
   sleep,
   startChild,
-  withDatabase,
 } from './harness.js';
 
 const settings = {
@@ -1124,23 +1122,7 @@ async function main(): Promise<void> {
   check(cases.length === settings.cases.length && cases.length > 0, `BENCH_CASES: use point, large, bulk`);
 
   // A fresh database, migrated, dropped at the end.
-  const database = `tmi_bench_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: settings.adminUrl });
-  await admin.connect();
-  const pgVersion = (await admin.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
-  await admin.query(`CREATE DATABASE ${database}`);
-  await admin.end();
-  cleanups.push(async () => {
-    const client = new pg.Client({ connectionString: settings.adminUrl });
-    await client.connect();
-    try {
-      await client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    } finally {
-      await client.end();
-    }
-  });
-  const databaseUrl = withDatabase(settings.adminUrl, database);
-  await applyMigrations(databaseUrl, { info: () => undefined });
+  const { database, databaseUrl, pgVersion } = await createBenchDatabase(settings.adminUrl);
   const benchDb = new pg.Client({ connectionString: databaseUrl });
   await benchDb.connect();
   cleanups.push(() => benchDb.end());

@@ -42,11 +42,11 @@ import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { loadConfig } from '../src/infra/config.js';
-import { applyMigrations } from '../src/infra/migrate.js';
 import { login, TEST_CALLBACK as CLIENT_CALLBACK } from '../test/helpers/login.js';
 import {
   api,
   BenchError,
+  createBenchDatabase,
   check,
   type Child,
   cleanup,
@@ -62,7 +62,6 @@ import {
   root,
   sleep,
   startChild,
-  withDatabase,
 } from './harness.js';
 
 /** TMI's per-request limit of the threat bulk endpoint. */
@@ -900,17 +899,7 @@ async function main(): Promise<void> {
     'BENCH_WEBHOOK_SUBSCRIPTIONS: comma-separated counts from 0 to 50, e.g. 0,1,4',
   );
 
-  const database = `tmi_bench_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: settings.adminUrl });
-  await admin.connect();
-  cleanups.push(() => admin.end());
-  const pgVersion = (await admin.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
-  await admin.query(`CREATE DATABASE ${database}`);
-  cleanups.push(async () => {
-    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-  });
-  const databaseUrl = withDatabase(settings.adminUrl, database);
-  await applyMigrations(databaseUrl, { info: () => undefined });
+  const { admin, database, databaseUrl, pgVersion } = await createBenchDatabase(settings.adminUrl);
   const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
   cleanups.push(() => db.end());
