@@ -442,8 +442,7 @@ export class AuthService {
       if (user.isAdmin || !(await this.becomesFirstAdmin(tx))) return user;
       return tx.user.update({ where: { id: user.id }, data: { isAdmin: true } });
     });
-    if (revoked.length > 0)
-      await announceRevocations({ revocations: this.deps.tokens, pubsub: this.deps.pubsub }, revoked);
+    await announceRevocations(this.announcer, revoked);
     return signedIn;
   }
 
@@ -537,10 +536,13 @@ export class AuthService {
 
   /** Persisted for instances that start later; published so running instances stop accepting it now. */
   private async revokeAccessTokenId(jti: string, userId: string, expiresAtSeconds: number): Promise<void> {
-    const expiresAt = new Date(expiresAtSeconds * 1000);
-    await this.prisma.revokedAccessToken.createMany({ data: [{ jti, userId, expiresAt }], skipDuplicates: true });
-    this.deps.tokens.markRevoked(jti, expiresAtSeconds);
-    await this.deps.pubsub.publish('auth.token_revoked', 'all', { jti, expiresAt: expiresAt.toISOString() });
+    const token = { jti, userId, expiresAt: new Date(expiresAtSeconds * 1000) };
+    await announceRevocations(this.announcer, await recordRevocations(this.prisma, [token], new Date()));
+  }
+
+  /** Where this instance's revocations are announced: its own verifier, and the others through pubsub. */
+  private get announcer() {
+    return { revocations: this.deps.tokens, pubsub: this.deps.pubsub };
   }
 
   private async revokeRefreshToken(token: string): Promise<boolean> {
