@@ -221,7 +221,7 @@ describe('collaborative edits through one instance', () => {
     expect(reads()).toBe(1);
   });
 
-  it('never write over cells the instance knows wrong: the write checks them and answers the diagram as it is', async () => {
+  it('never write over cells the instance knows wrong: only the changed cells are written, where the plan found them', async () => {
     const ids = await newSession();
     const service = await collaborationAs(server, writer);
     const first = randomUUID();
@@ -233,15 +233,79 @@ describe('collaborative edits through one instance', () => {
       JSON.stringify([{ id: other, shape: 'actor', x: 1, y: 1, width: 80, height: 40 }]),
     ]);
     const edits = statements('collab_edit');
+    const stored = async () => {
+      const { body } = await restClient(server.baseUrl, owner.token).get(
+        `/threat_models/${ids.tm}/diagrams/${ids.diagram}`,
+      );
+      return body as { cells: { id: string; x: number }[]; update_vector: number };
+    };
+    // An addition leaves the stored cells as they are and comes after them.
     const cell = randomUUID();
     expect(
       await service.applyOperation(ids.session, { operationId: randomUUID(), baseVector: 1, operation: add(cell) }),
     ).toMatchObject({ updateVector: 2 });
+    const after = await stored();
+    expect(after.cells.map((c) => c.id)).toEqual([other, cell]);
+    expect(after.cells[0]).toMatchObject({ x: 1, y: 1 });
+    expect(after.update_vector).toBe(2);
+    expect(edits()).toBe(1);
+    // An update of a cell that is not where the instance (still) thinks: not written; planned again on the diagram
+    // as the statement found it, where the cell does not exist.
+    const move = {
+      type: 'patch',
+      cells: [
+        { id: first, operation: 'update', data: { id: first, shape: 'process', x: 50, y: 10, width: 80, height: 40 } },
+      ],
+    };
+    await expect(
+      service.applyOperation(ids.session, { operationId: randomUUID(), baseVector: 2, operation: move }),
+    ).rejects.toMatchObject({ reason: 'conflict_detected' });
     expect(edits()).toBe(2);
-    const { body: stored } = await restClient(server.baseUrl, owner.token).get(
+    expect((await stored()).cells.map((c) => c.id)).toEqual([other, cell]);
+  });
+
+  it('write a batch of removals, updates and additions as one change, in the order the cells had', async () => {
+    const ids = await newSession();
+    const service = await collaborationAs(server, writer);
+    const cells = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    let vector = 0;
+    for (const id of cells) {
+      vector = (
+        await service.applyOperation(ids.session, { operationId: randomUUID(), baseVector: vector, operation: add(id) })
+      ).updateVector;
+    }
+    const node = (id: string, x: number) => ({ id, shape: 'process', x, y: 10, width: 80, height: 40 });
+    const added = randomUUID();
+    const batch = {
+      type: 'patch',
+      cells: [
+        { id: cells[2]!, operation: 'update', data: node(cells[2]!, 300) },
+        { id: cells[0]!, operation: 'remove' },
+        { id: added, operation: 'add', data: node(added, 500) },
+        { id: cells[3]!, operation: 'update', data: node(cells[3]!, 400) },
+        { id: cells[1]!, operation: 'remove' },
+      ],
+    };
+    await service.applyOperation(ids.session, { operationId: randomUUID(), baseVector: vector, operation: batch });
+    const { body } = await restClient(server.baseUrl, owner.token).get(
       `/threat_models/${ids.tm}/diagrams/${ids.diagram}`,
     );
-    expect((stored.cells as { id: string }[]).map((c) => c.id)).toEqual([other, cell]);
+    expect((body.cells as { id: string; x: number }[]).map((c) => [c.id, c.x])).toEqual([
+      [cells[2], 300],
+      [cells[3], 400],
+      [added, 500],
+    ]);
+    // Undone: the removed cells come back (after the others), the updated ones as they were.
+    await service.undo(ids.session, randomUUID());
+    const { body: undone } = await restClient(server.baseUrl, owner.token).get(
+      `/threat_models/${ids.tm}/diagrams/${ids.diagram}`,
+    );
+    expect((undone.cells as { id: string; x: number }[]).map((c) => [c.id, c.x])).toEqual([
+      [cells[2], 10],
+      [cells[3], 10],
+      [cells[1], 10],
+      [cells[0], 10],
+    ]);
   });
 
   it('across two instances, each plans on the operations its feed heard from the other, without reading', async () => {

@@ -3,7 +3,7 @@ import { insertEventsStatement } from '../events/events.js';
 import { fanOutStatement } from '../webhooks/fanout.js';
 import { accessTuplesSql } from '../threat-models/read.js';
 import type { Cell } from '../diagrams/cells.js';
-import type { CellOperation } from './cell-operations.js';
+import { type CellOperation, OperationRejected } from './cell-operations.js';
 
 // The statements of a collaborative edit, hand-written: an edit is the hottest write of the server (a
 // session of fifty editors sends a hundred a second). An edit is planned on a snapshot of the diagram and
@@ -35,16 +35,30 @@ const SESSION_ACTIVITY_GRANULARITY_SECONDS = 10;
 
 /**
  * An edit in one statement, applied only if the diagram is still at the vector it was planned on (`$13`),
- * with the cells it was planned on when the plan did not read them (`$17`), and its session still exists
- * (`$6`): the cells, the log entry, the operation it undoes or redoes marked (`$15`), the session's
- * activity (when its record is older than the granularity) and the events, all or nothing. Applied, the rows are the stored events (`snapshot` null);
- * not applied, one row whose `snapshot` is the diagram as it is now (for base vector `$16`), or null when
- * the session is gone.
+ * the cells it changes are where the plan found them (`$2`: position and id of each updated or removed
+ * cell) and its session still exists (`$6`): the cells (changed in place, removed, added at the end:
+ * `$17`), the log entry, the operation it undoes or redoes marked (`$15`), the session's activity (when
+ * its record is older than the granularity) and the events, all or nothing. Only what the edit changes
+ * is sent: the cells it leaves alone are the stored ones, whatever the plan thought they were.
+ * Applied, the rows are the stored events (`snapshot` null); not applied, one row whose `snapshot` is the
+ * diagram as it is now (for base vector `$16`), or null when the session is gone.
  */
 const editSql = `
 WITH diagram AS (
-  UPDATE diagrams SET cells = $2::jsonb, update_vector = $3::bigint, version = version + 1, modified_at = $4::timestamptz
-  WHERE id = $1::uuid AND update_vector = $13::bigint AND ($17::jsonb IS NULL OR cells = $17::jsonb)
+  UPDATE diagrams SET
+    cells = CASE
+      -- The usual edit, one cell moved or restyled: replaced where it is.
+      WHEN jsonb_array_length($2::jsonb) = 1 AND $2::jsonb -> 0 ? 'cell' AND $17::jsonb = '[]'::jsonb
+        THEN jsonb_set(diagrams.cells, ARRAY[$2::jsonb -> 0 ->> 'index'], $2::jsonb -> 0 -> 'cell')
+      ELSE (SELECT COALESCE(jsonb_agg(COALESCE(change.cell, kept.value) ORDER BY kept.position), '[]'::jsonb)
+            FROM jsonb_array_elements(diagrams.cells) WITH ORDINALITY AS kept(value, position)
+            LEFT JOIN jsonb_to_recordset($2::jsonb) AS change(index int, cell jsonb) ON change.index = kept.position - 1
+            WHERE change.index IS NULL OR change.cell IS NOT NULL) || $17::jsonb
+    END,
+    update_vector = $3::bigint, version = version + 1, modified_at = $4::timestamptz
+  WHERE id = $1::uuid AND update_vector = $13::bigint
+    AND NOT EXISTS (SELECT 1 FROM jsonb_to_recordset($2::jsonb) AS change(index int, id text)
+                    WHERE diagrams.cells -> change.index ->> 'id' IS DISTINCT FROM change.id)
     AND EXISTS (SELECT 1 FROM collaboration_sessions WHERE id = $6::uuid)
   RETURNING id
 ), logged AS (
@@ -93,9 +107,19 @@ export interface LoggedOperation {
   targetVector: number | null;
 }
 
+/** A stored cell an edit replaces (`cell`) or removes (no `cell`): its position and id as planned. */
+export interface CellChange {
+  index: number;
+  id: string;
+  cell?: Cell;
+}
+
 export interface Edit {
   diagramId: string;
-  cells: Cell[];
+  /** The stored cells it updates or removes. */
+  changes: CellChange[];
+  /** The cells it adds, after the others. */
+  added: Cell[];
   updateVector: number;
   expectedVector: number;
   at: Date;
@@ -112,8 +136,6 @@ export interface Edit {
   marksUndone: number | null;
   /** The events' JSON parameter (`eventsParameter`). */
   events: string;
-  /** The cells it was planned on, when the plan did not read them: the write checks them. */
-  plannedCells: Cell[] | null;
   /** The client's base vector (for the snapshot answered when the edit does not apply). */
   baseVector: number | null;
 }
@@ -178,6 +200,23 @@ export async function sessionAccess(
   return row && { ownerId: row.owner_id, authorization: row.authorization };
 }
 
+/** What an edit writes, from the cells it was planned on and its operations as applied to them. */
+export function cellChanges(planned: readonly Cell[], applied: CellOperation[]): Pick<Edit, 'changes' | 'added'> {
+  const positions = new Map(planned.map((cell, index) => [cell.id, index]));
+  const changes: CellChange[] = [];
+  const added: Cell[] = [];
+  for (const op of applied) {
+    if (op.operation === 'add') {
+      added.push(op.data!);
+      continue;
+    }
+    const index = positions.get(op.id);
+    if (index === undefined) throw new OperationRejected('conflict_detected', `Cell ${op.id} does not exist`, [op.id]);
+    changes.push(op.operation === 'update' ? { index, id: op.id, cell: op.data! } : { index, id: op.id });
+  }
+  return { changes, added };
+}
+
 /** Writes an edit if the diagram is still as planned; else answers the diagram as it is now. */
 export async function tryEdit(pool: pg.Pool, edit: Edit): Promise<EditOutcome> {
   const { rows } = await pool.query({
@@ -185,7 +224,7 @@ export async function tryEdit(pool: pg.Pool, edit: Edit): Promise<EditOutcome> {
     text: editSql,
     values: [
       edit.diagramId,
-      JSON.stringify(edit.cells),
+      JSON.stringify(edit.changes),
       edit.updateVector,
       edit.at,
       edit.operationId,
@@ -200,7 +239,7 @@ export async function tryEdit(pool: pg.Pool, edit: Edit): Promise<EditOutcome> {
       edit.events,
       edit.marksUndone,
       edit.baseVector ?? Number.MAX_SAFE_INTEGER,
-      edit.plannedCells === null ? null : JSON.stringify(edit.plannedCells),
+      JSON.stringify(edit.added),
     ],
   });
   const first = rows[0] as { id: string | null; snapshot: SnapshotRow | null } | undefined;

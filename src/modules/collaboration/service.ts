@@ -18,6 +18,7 @@ import {
   latestOperation,
   operationAt,
   sessionAccess,
+  cellChanges,
   snapshotForEdit,
   tryEdit,
 } from './operation-log.js';
@@ -511,7 +512,7 @@ export class CollaborationService {
         try {
           outcome = await tryEdit(this.ctx.db.pool, {
             diagramId: diagram.id,
-            cells: applied.cells,
+            ...cellChanges(diagram.cells, applied.applied),
             updateVector,
             expectedVector: diagram.updateVector,
             at: this.ctx.now(),
@@ -525,8 +526,6 @@ export class CollaborationService {
             targetVector,
             marksUndone,
             events,
-            // Planned on what the instance knew: the write checks that the diagram still has those cells.
-            plannedCells: known ? diagram.cells : null,
             baseVector,
           });
         } catch (error) {
