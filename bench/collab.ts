@@ -26,6 +26,8 @@
 //                             node_modules and generated client): its instances run beside this one's on the
 //                             same database and Redis, as targets baseline (1 instance) and baseline2 (2)
 //   BENCH_COLLAB_IDLE         idle connections for the memory measurement; 0 skips it (default 500)
+//   BENCH_COLLAB_CELLS        minimal (default: position and size only) or x6 (styled nodes with four ports and
+//                             metadata, as TMI's web client draws them: about 1.4 KB each)
 //   BENCH_CPU_PROF            a directory: the server instances run with --cpu-prof and write profiles there
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -76,6 +78,7 @@ const settings = {
   rounds: Math.round(envNumber('BENCH_COLLAB_ROUNDS', 1)),
   targets: (process.env.BENCH_COLLAB_TARGETS || DEFAULT_TARGETS.join(',')).split(',').map((t) => t.trim()),
   idle: Math.round(envNumber('BENCH_COLLAB_IDLE', 500, true)),
+  cells: cellStyle(process.env.BENCH_COLLAB_CELLS),
   cpuProfDir: process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : undefined,
 };
 
@@ -286,6 +289,43 @@ class Run {
   }
 }
 
+function cellStyle(value: string | undefined): 'minimal' | 'x6' {
+  if (value === undefined || value === '' || value === 'minimal') return 'minimal';
+  if (value === 'x6') return 'x6';
+  throw new Error(`BENCH_COLLAB_CELLS must be minimal or x6, not ${value}`);
+}
+
+const portAttrs = {
+  circle: { r: 5, magnet: true, stroke: '#5f95ff', strokeWidth: 1, fill: '#ffffff', style: { visibility: 'hidden' } },
+};
+
+/** What X6 and TMI's web client add to a node: styling, four ports, metadata. */
+const x6Node = (id: string, index: number) => ({
+  zIndex: index + 1,
+  attrs: {
+    body: { fill: '#ffffff', stroke: '#333333', strokeWidth: 2, rx: 30, ry: 30 },
+    text: {
+      text: `Process ${index}: handles the requests of participant ${index}`,
+      fontSize: 12,
+      fill: '#333333',
+      fontFamily: 'Roboto Condensed, Arial, sans-serif',
+    },
+  },
+  ports: {
+    groups: Object.fromEntries(
+      ['top', 'right', 'bottom', 'left'].map((side) => [side, { position: side, attrs: portAttrs }]),
+    ),
+    items: ['top', 'right', 'bottom', 'left'].map((side) => ({ id: `${id.slice(0, 8)}-${side}`, group: side })),
+  },
+  data: {
+    _metadata: [
+      { key: 'owner', value: `team-${index % 5}` },
+      { key: 'classification', value: 'internal' },
+    ],
+    description: `A process of the benchmark diagram, drawn as TMI's web client draws one (${index}).`,
+  },
+});
+
 const node = (id: string, index: number, x: number) => ({
   id,
   shape: 'process',
@@ -293,6 +333,7 @@ const node = (id: string, index: number, x: number) => ({
   y: 80 + (index % 10) * 90,
   width: 120,
   height: 60,
+  ...(settings.cells === 'x6' ? x6Node(id, index) : {}),
 });
 
 class Participant {
@@ -843,7 +884,7 @@ async function main(): Promise<void> {
   console.log(
     `Collaboration bench: ${n} participants (writers) in one session, ${settings.rate} operations/s in total, ` +
       `${settings.warmup} s warm-up + ${settings.duration} s measured per target, ${settings.rounds} round(s); ` +
-      `${settings.idle} idle connections for memory`,
+      `${settings.idle} idle connections for memory; ${settings.cells} cells`,
   );
   console.log(
     `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, Node ${process.version}, ` +
