@@ -308,6 +308,26 @@ describe('collaborative edits through one instance', () => {
     ]);
   });
 
+  it('store the cells, which every edit compresses again, with lz4 where PostgreSQL has it', async () => {
+    const { pool } = server.deps.db;
+    const column = await pool.query(
+      `SELECT attcompression FROM pg_attribute WHERE attrelid = 'diagrams'::regclass AND attname = 'cells'`,
+    );
+    const client = await pool.connect();
+    let lz4 = true;
+    try {
+      await client.query('BEGIN');
+      await client.query('CREATE TEMP TABLE lz4_probe (value jsonb COMPRESSION lz4)');
+    } catch (error) {
+      expect((error as { code?: string }).code).toBe('0A000');
+      lz4 = false;
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+    expect(column.rows[0].attcompression).toBe(lz4 ? 'l' : '');
+  });
+
   it('across two instances, each plans on the operations its feed heard from the other, without reading', async () => {
     const ids = await newSession();
     const here = await listen(server, owner, ids.session);
