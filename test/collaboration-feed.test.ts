@@ -134,6 +134,9 @@ describe('session feed', () => {
       ([channel, key]) => channel === 'diagram.events' && key === ids.session,
     );
     expect(sessionChannels).toHaveLength(1);
+    // Of its threat model's events, only those its sessions must hear from outside (not each edit's).
+    const changeChannels = listen.mock.calls.filter(([, key]) => key === ids.tm).map(([channel]) => channel);
+    expect(changeChannels).toEqual(['diagram.changes']);
 
     // Everyone hears an operation through the one feed (the sender's socket excepted, as TMI does).
     const cell = randomUUID();
@@ -155,6 +158,43 @@ describe('session feed', () => {
     await host.close();
     await editor.close();
     await until(() => feeds.size === before);
+  });
+
+  it('announces a collaborative edit to the threat model only, and a write outside the session to its sessions too', async () => {
+    const ids = await newSession();
+    const host = await connect(owner, ids);
+    const publish = vi.spyOn(server.deps.pubsub, 'publish');
+    const announced = (channel: Channel) =>
+      publish.mock.calls
+        .filter(([c, key]) => c === channel && key === ids.tm)
+        .map(([, , payload]) => (payload as ChannelMap['threat_model.events']).eventType);
+
+    const cell = randomUUID();
+    host.send({
+      message_type: 'diagram_operation_request',
+      operation_id: randomUUID(),
+      base_vector: 0,
+      operation: {
+        type: 'patch',
+        cells: [
+          { id: cell, operation: 'add', data: { id: cell, shape: 'process', x: 9, y: 9, width: 80, height: 40 } },
+        ],
+      },
+    });
+    await until(() => announced('threat_model.events').length === 1);
+    expect(announced('threat_model.events')).toEqual(['diagram.updated']);
+    expect(announced('diagram.changes')).toEqual([]);
+
+    const rest = restClient(server.baseUrl, owner.token);
+    await rest.patch(`/threat_models/${ids.tm}/diagrams/${ids.diagram}`, [
+      { op: 'replace', path: '/name', value: 'Renamed' },
+    ]);
+    expect(announced('diagram.changes')).toEqual(['diagram.updated']);
+    // The session hears it, and sends its participants the new state.
+    await until(() => host.all('diagram_state').some((state) => state.update_vector === 2));
+
+    await rest.delete(`/threat_models/${ids.tm}/diagrams/${ids.diagram}`);
+    expect(announced('diagram.changes')).toEqual(['diagram.updated', 'diagram.deleted']);
   });
 
   it("hands an operation to its own instance's listeners before its broadcast comes back, and once", async () => {

@@ -51,8 +51,23 @@ export function diagramGone(event: DomainEventMessage, diagramId: string): boole
   );
 }
 
+/**
+ * Whether a session must hear a domain event from outside: a write to a diagram that is not one of its
+ * sessions' operations (those arrive as operations), or a deletion that takes a diagram with it. Such
+ * events go out on `diagram.changes` too, so a session's feed does not hear every event of its threat
+ * model, among them one for each collaborative edit.
+ */
+export function concernsSessions(event: DomainEventMessage): boolean {
+  if (event.eventType === 'diagram.deleted' || event.eventType === 'threat_model.deleted') return true;
+  if (event.eventType !== 'diagram.updated') return false;
+  const data = event.data as { operationId?: unknown } | null;
+  return !data?.operationId;
+}
+
 declare module '../../infra/pubsub.js' {
   interface ChannelMap {
     'diagram.events': SessionEvent;
+    /** The domain events of a threat model (keyed by its id) its diagrams' sessions must hear (`concernsSessions`). */
+    'diagram.changes': DomainEventMessage;
   }
 }

@@ -116,11 +116,12 @@ export interface FeedTarget {
 
 /**
  * A session's events as one instance hears them, for every participant connected to the instance: it
- * listens once to the session's pubsub channel (`diagram.events`) and to its threat model's changes, puts
- * operations back in update-vector order (broadcasts from different instances can overtake each other:
- * an operation that skips a vector waits briefly for it, then the missing ones are read from the
- * operation log once for everyone, or the whole state when the log has a gap), turns a write outside the
- * session into the diagram's new state, and hands each event to the local listeners synchronously.
+ * listens once to the session's pubsub channel (`diagram.events`) and to what changes its threat model's
+ * diagrams outside sessions (`diagram.changes`), puts operations back in update-vector order (broadcasts
+ * from different instances can overtake each other: an operation that skips a vector waits briefly for it,
+ * then the missing ones are read from the operation log once for everyone, or the whole state when the log
+ * has a gap), turns a write outside the session into the diagram's new state, and hands each event to the
+ * local listeners synchronously.
  *
  * What it fans out is contiguous: after the vector it started at, every update vector is covered once,
  * by its operation or by a state at or above it; each membership skips what its client already has.
@@ -153,7 +154,7 @@ export class SessionFeed {
     this.edits = SessionEdits.of(ctx.db);
     this.stops.push(
       ctx.pubsub.listen('diagram.events', target.id, (event) => this.input({ kind: 'event', event })),
-      ctx.pubsub.listen('threat_model.events', target.threatModelId, (event) => this.input({ kind: 'changed', event })),
+      ctx.pubsub.listen('diagram.changes', target.threatModelId, (event) => this.input({ kind: 'changed', event })),
     );
     this.ready = (async () => {
       // Listening first: every change committed after this read is heard; those before it are in it.
@@ -222,9 +223,8 @@ export class SessionFeed {
           this.fanOut({ sessionId: this.target.id, type: 'ended' });
           return;
         }
+        // A write outside the sessions (their edits arrive as operations): send the new state.
         if (event.eventType !== 'diagram.updated' || event.objectId !== this.target.diagramId) return;
-        // A collaborative edit arrives as its operation; any other write has none: send the new state.
-        if ((event.data as { operationId?: string }).operationId) return;
         this.step(() => this.resync());
         return;
       }

@@ -2,6 +2,7 @@ import type { Prisma } from '../../generated/prisma/client.js';
 import type { ServiceContext } from '../../infra/context.js';
 import type { Tx } from '../../infra/db.js';
 import type { DomainEventMessage } from '../../infra/pubsub.js';
+import { concernsSessions } from '../collaboration/events.js';
 import { enqueueDeliveries, fanOutStatement } from '../webhooks/fanout.js';
 
 /** The resources whose changes TMI announces, and its `{resource}.{action}` event names. */
@@ -55,6 +56,7 @@ export async function publishEvents(ctx: ServiceContext, messages: DomainEventMe
   for (const message of messages) {
     try {
       await ctx.pubsub.publish('threat_model.events', message.threatModelId, message);
+      if (concernsSessions(message)) await ctx.pubsub.publish('diagram.changes', message.threatModelId, message);
     } catch (error) {
       // The change is committed and its event stored; a lost notification must not fail the caller.
       ctx.log.warn({ err: error, eventId: message.id }, 'could not publish domain event');
