@@ -1,5 +1,6 @@
 import type { Diagram } from '../src/modules/diagrams/service.js';
 import { builder } from './builder.js';
+import type { ServiceContext } from '../src/infra/context.js';
 import { childMetadata } from './child-metadata.js';
 import { MetadataEntry } from './principals.js';
 
@@ -20,6 +21,18 @@ export const ColorPaletteEntry = builder.objectRef<{ position: number; color: st
   }),
 });
 
+/**
+ * A diagram's cells in drawing order. Every service read loads them with the row; diagrams reached through
+ * a Relay connection are completed by Prisma's batched `findUnique` (one query per page).
+ */
+async function diagramCells(ctx: { service: ServiceContext }, row: { id: string; cells?: unknown[] }) {
+  if (row.cells) return row.cells;
+  const rows = await ctx.service.db.prisma.diagram
+    .findUnique({ where: { id: row.id } })
+    .cellRows({ orderBy: { position: 'asc' }, select: { cell: true } });
+  return (rows ?? []).map((cell) => cell.cell);
+}
+
 export const DiagramRef = builder.prismaObject('Diagram', {
   fields: (t) => ({
     id: t.exposeID('id'),
@@ -33,7 +46,7 @@ export const DiagramRef = builder.prismaObject('Diagram', {
     cells: t.field({
       type: 'JSON',
       description: "TMI's X6 nodes and edges (node geometry flat), with their own field names",
-      resolve: (diagram) => diagram.cells,
+      resolve: (diagram, _args, ctx) => diagramCells(ctx, diagram as Partial<Diagram> & { id: string }),
     }),
     image: t.field({ type: DiagramImage, nullable: true, resolve: (diagram) => diagram.image as never }),
     colorPalette: t.field({

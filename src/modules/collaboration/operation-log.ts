@@ -15,7 +15,10 @@ import { type CellOperation, OperationRejected } from './cell-operations.js';
 /** The diagram of a session (`session`), its threat model's access, whether an operation id (`operation`)
  *  was seen, and the cells each logged operation after a base vector (`base`) changed. */
 const snapshotSelect = (session: string, operation: string, base: string) => `
-SELECT d.id, d.update_vector::text AS update_vector, d.cells, d.name, s.id AS session_id, s.threat_model_id,
+SELECT d.id, d.update_vector::text AS update_vector,
+       COALESCE((SELECT jsonb_agg(c.cell ORDER BY c.position) FROM diagram_cells c WHERE c.diagram_id = d.id), '[]')
+         AS cells,
+       d.name, s.id AS session_id, s.threat_model_id,
        tm.owner_id, ${accessTuplesSql} AS authorization,
        EXISTS (SELECT 1 FROM diagram_operations o WHERE o.diagram_id = d.id AND o.operation_id = ${operation}::uuid) AS duplicate,
        COALESCE((SELECT json_agg(json_build_array(o.update_vector, o.affected_cells))
@@ -35,32 +38,38 @@ const SESSION_ACTIVITY_GRANULARITY_SECONDS = 10;
 
 /**
  * An edit in one statement, applied only if the diagram is still at the vector it was planned on (`$13`),
- * the cells it changes are where the plan found them (`$2`: position and id of each updated or removed
- * cell) and its session still exists (`$6`): the cells (changed in place, removed, added at the end:
- * `$17`), the log entry, the operation it undoes or redoes marked (`$15`), the session's activity (when
- * its record is older than the granularity) and the events, all or nothing. Only what the edit changes
- * is sent: the cells it leaves alone are the stored ones, whatever the plan thought they were.
+ * the cells it updates or removes exist (`$2`: their ids, with the new cell for an update), the cells it
+ * adds do not (`$17`, drawn after the others) and its session still exists (`$6`): the cell rows, the
+ * log entry, the operation it undoes or redoes marked (`$15`), the session's activity (when its record is
+ * older than the granularity) and the events, all or nothing. Only the cells the edit changes are written,
+ * whatever the size of the diagram.
  * Applied, the rows are the stored events (`snapshot` null); not applied, one row whose `snapshot` is the
  * diagram as it is now (for base vector `$16`), or null when the session is gone.
  */
 const editSql = `
 WITH diagram AS (
-  UPDATE diagrams SET
-    cells = CASE
-      -- The usual edit, one cell moved or restyled: replaced where it is.
-      WHEN jsonb_array_length($2::jsonb) = 1 AND $2::jsonb -> 0 ? 'cell' AND $17::jsonb = '[]'::jsonb
-        THEN jsonb_set(diagrams.cells, ARRAY[$2::jsonb -> 0 ->> 'index'], $2::jsonb -> 0 -> 'cell')
-      ELSE (SELECT COALESCE(jsonb_agg(COALESCE(change.cell, kept.value) ORDER BY kept.position), '[]'::jsonb)
-            FROM jsonb_array_elements(diagrams.cells) WITH ORDINALITY AS kept(value, position)
-            LEFT JOIN jsonb_to_recordset($2::jsonb) AS change(index int, cell jsonb) ON change.index = kept.position - 1
-            WHERE change.index IS NULL OR change.cell IS NOT NULL) || $17::jsonb
-    END,
-    update_vector = $3::bigint, version = version + 1, modified_at = $4::timestamptz
+  UPDATE diagrams SET update_vector = $3::bigint, version = version + 1, modified_at = $4::timestamptz
   WHERE id = $1::uuid AND update_vector = $13::bigint
-    AND NOT EXISTS (SELECT 1 FROM jsonb_to_recordset($2::jsonb) AS change(index int, id text)
-                    WHERE diagrams.cells -> change.index ->> 'id' IS DISTINCT FROM change.id)
+    AND (SELECT count(*) FROM diagram_cells c JOIN jsonb_to_recordset($2::jsonb) AS change(id text) ON c.id = change.id
+         WHERE c.diagram_id = $1::uuid) = jsonb_array_length($2::jsonb)
+    AND NOT EXISTS (SELECT 1 FROM diagram_cells c JOIN jsonb_array_elements($17::jsonb) AS added(cell)
+                    ON c.id = added.cell ->> 'id' WHERE c.diagram_id = $1::uuid)
     AND EXISTS (SELECT 1 FROM collaboration_sessions WHERE id = $6::uuid)
   RETURNING id
+), updated AS (
+  UPDATE diagram_cells c SET cell = change.cell
+  FROM diagram, jsonb_to_recordset($2::jsonb) AS change(id text, cell jsonb)
+  WHERE c.diagram_id = $1::uuid AND c.id = change.id AND change.cell IS NOT NULL
+), removed AS (
+  DELETE FROM diagram_cells c
+  USING diagram, jsonb_to_recordset($2::jsonb) AS change(id text, cell jsonb)
+  WHERE c.diagram_id = $1::uuid AND c.id = change.id AND change.cell IS NULL
+), added AS (
+  INSERT INTO diagram_cells (diagram_id, id, position, cell)
+  SELECT $1::uuid, added.cell ->> 'id',
+         (SELECT COALESCE(max(position), 0) FROM diagram_cells WHERE diagram_id = $1::uuid) + added.ordinality,
+         added.cell
+  FROM diagram, jsonb_array_elements($17::jsonb) WITH ORDINALITY AS added(cell, ordinality)
 ), logged AS (
   INSERT INTO diagram_operations
     (diagram_id, update_vector, operation_id, session_id, user_id, kind, cells, inverse, affected_cells, target_vector, created_at)
@@ -107,9 +116,8 @@ export interface LoggedOperation {
   targetVector: number | null;
 }
 
-/** A stored cell an edit replaces (`cell`) or removes (no `cell`): its position and id as planned. */
+/** A stored cell an edit replaces (`cell`) or removes (no `cell`). */
 export interface CellChange {
-  index: number;
   id: string;
   cell?: Cell;
 }
@@ -202,7 +210,7 @@ export async function sessionAccess(
 
 /** What an edit writes, from the cells it was planned on and its operations as applied to them. */
 export function cellChanges(planned: readonly Cell[], applied: CellOperation[]): Pick<Edit, 'changes' | 'added'> {
-  const positions = new Map(planned.map((cell, index) => [cell.id, index]));
+  const ids = new Set(planned.map((cell) => cell.id));
   const changes: CellChange[] = [];
   const added: Cell[] = [];
   for (const op of applied) {
@@ -210,9 +218,8 @@ export function cellChanges(planned: readonly Cell[], applied: CellOperation[]):
       added.push(op.data!);
       continue;
     }
-    const index = positions.get(op.id);
-    if (index === undefined) throw new OperationRejected('conflict_detected', `Cell ${op.id} does not exist`, [op.id]);
-    changes.push(op.operation === 'update' ? { index, id: op.id, cell: op.data! } : { index, id: op.id });
+    if (!ids.has(op.id)) throw new OperationRejected('conflict_detected', `Cell ${op.id} does not exist`, [op.id]);
+    changes.push(op.operation === 'update' ? { id: op.id, cell: op.data! } : { id: op.id });
   }
   return { changes, added };
 }

@@ -248,12 +248,17 @@ export class CollaborationService {
   async state(diagramId: string): Promise<DiagramState> {
     const diagram = await this.ctx.db.prisma.diagram.findUniqueOrThrow({
       where: { id: diagramId },
-      select: { id: true, cells: true, updateVector: true, colorPalette: true },
+      select: {
+        id: true,
+        updateVector: true,
+        colorPalette: true,
+        cellRows: { orderBy: { position: 'asc' }, select: { cell: true } },
+      },
     });
     return {
       diagramId: diagram.id,
       updateVector: Number(diagram.updateVector),
-      cells: diagram.cells as Cell[],
+      cells: diagram.cellRows.map((row) => row.cell as Cell),
       colorPalette: diagram.colorPalette,
     };
   }

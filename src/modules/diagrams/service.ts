@@ -1,10 +1,10 @@
-import { Prisma, type Diagram as DiagramColumns, type DiagramMetadata } from '../../generated/prisma/client.js';
+import { Prisma, type Diagram as DiagramColumns } from '../../generated/prisma/client.js';
 import type { ServiceContext } from '../../infra/context.js';
 import type { Tx } from '../../infra/db.js';
 import { AppError } from '../../infra/errors/registry.js';
 import { parseInput } from '../../infra/errors/validation.js';
 import type { Asset } from '../assets/service.js';
-import { type ChildKind, ChildResourceService, includeAlways } from '../children/service.js';
+import { type ChildKind, ChildResourceService } from '../children/service.js';
 import { applyOperations, type JsonPatchOperation } from '../shared/json-patch.js';
 import { type Cell, parseCell, parseCells } from './cells.js';
 import {
@@ -15,9 +15,9 @@ import {
   diagramPatchableSchema,
 } from './input.js';
 import { type MinimalCell, minimalCells } from './model.js';
+import { type Diagram, diagramStore } from './store.js';
 
-/** A diagram as every read returns it: with its metadata. */
-export type Diagram = DiagramColumns & { metadata: DiagramMetadata[] };
+export type { Diagram } from './store.js';
 
 type Json = Prisma.InputJsonValue;
 
@@ -68,7 +68,7 @@ export const diagramKind: ChildKind<Diagram, DiagramFields> = {
   label: 'Diagram',
   table: 'diagrams',
   versioned: true,
-  delegate: (db) => includeAlways(db.diagram, { metadata: { orderBy: { key: 'asc' } } }),
+  delegate: diagramStore,
   input: diagramInputSchema,
   createInput: createDiagramSchema,
   fields: (raw) => {

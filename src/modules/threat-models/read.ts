@@ -79,7 +79,9 @@ SELECT tm.id, tm.alias, tm.name, tm.description, tm.threat_model_framework, tm.i
        COALESCE((SELECT json_agg(to_json(a)::jsonb || jsonb_build_object('metadata', ${metadataOf('asset_metadata', 'asset_id', 'a')})
                                  ORDER BY a.alias)
                  FROM assets a WHERE a.threat_model_id = tm.id), '[]') AS assets,
-       COALESCE((SELECT json_agg(to_json(dg)::jsonb || jsonb_build_object('metadata', ${metadataOf('diagram_metadata', 'diagram_id', 'dg')})
+       COALESCE((SELECT json_agg(to_json(dg)::jsonb || jsonb_build_object('metadata', ${metadataOf('diagram_metadata', 'diagram_id', 'dg')},
+                                   'cells', COALESCE((SELECT jsonb_agg(c.cell ORDER BY c.position) FROM diagram_cells c
+                                                      WHERE c.diagram_id = dg.id), '[]'::jsonb))
                                  ORDER BY dg.alias)
                  FROM diagrams dg WHERE dg.threat_model_id = tm.id), '[]') AS diagrams
 FROM threat_models tm
