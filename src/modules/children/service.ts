@@ -27,7 +27,6 @@ export interface ChildDelegate<Row> {
   count(args: { where: { threatModelId: string } }): Promise<number>;
   findFirst(args: { where: { id: string; threatModelId: string } }): Promise<Row | null>;
   findUniqueOrThrow(args: { where: { id: string } }): Promise<Row>;
-  create(args: { data: object }): Promise<Row>;
   createManyAndReturn(args: { data: never }): Promise<ChildRow[]>;
   update(args: { where: { id: string }; data: object }): Promise<Row>;
   deleteMany(args: { where: { id: { in: string[] } } }): Promise<{ count: number }>;
@@ -426,7 +425,6 @@ export function includeAlways<Row>(
     count(args: object): Promise<number>;
     findFirst(args: object): Promise<unknown>;
     findUniqueOrThrow(args: object): Promise<unknown>;
-    create(args: object): Promise<unknown>;
     createManyAndReturn(args: { data: never }): Promise<unknown>;
     update(args: object): Promise<unknown>;
     deleteMany(args: object): Promise<{ count: number }>;
@@ -438,7 +436,6 @@ export function includeAlways<Row>(
     count: (args) => delegate.count(args),
     findFirst: (args) => delegate.findFirst({ ...args, include }) as Promise<Row | null>,
     findUniqueOrThrow: (args) => delegate.findUniqueOrThrow({ ...args, include }) as Promise<Row>,
-    create: (args) => delegate.create({ ...args, include }) as Promise<Row>,
     // Prisma cannot include to-many relations here; callers read the created rows back.
     createManyAndReturn: (args) => delegate.createManyAndReturn(args) as Promise<ChildRow[]>,
     update: (args) => delegate.update({ ...args, include }) as Promise<Row>,

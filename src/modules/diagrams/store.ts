@@ -53,12 +53,6 @@ export function diagramStore(db: PrismaClient | Tx): ChildDelegate<Diagram> {
       return found && withCells(found);
     },
     findUniqueOrThrow: async (args) => withCells((await db.diagram.findUniqueOrThrow({ ...args, include })) as Loaded),
-    create: async ({ data }) => {
-      const { columns, cells } = columnsAndCells(data);
-      const created = await db.diagram.create({ data: columns as never });
-      if (cells) await replaceCells(db, created.id, cells);
-      return withCells((await db.diagram.findUniqueOrThrow({ where: { id: created.id }, include })) as Loaded);
-    },
     createManyAndReturn: async ({ data }) => {
       const items = (data as object[]).map(columnsAndCells);
       const created = await db.diagram.createManyAndReturn({ data: items.map((item) => item.columns) as never });
@@ -72,10 +66,15 @@ export function diagramStore(db: PrismaClient | Tx): ChildDelegate<Diagram> {
     },
     update: async ({ where, data }) => {
       const { columns, cells } = columnsAndCells(data);
-      const updated = (await db.diagram.update({ where, data: columns as never, include })) as Loaded;
-      if (!cells) return withCells(updated);
+      if (!cells) return withCells((await db.diagram.update({ where, data: columns as never, include })) as Loaded);
+      // The cells it replaces are not read back.
+      const updated = await db.diagram.update({
+        where,
+        data: columns as never,
+        include: { metadata: include.metadata },
+      });
       await replaceCells(db, updated.id, cells);
-      return { ...withCells(updated), cells };
+      return { ...updated, cells };
     },
     deleteMany: (args) => db.diagram.deleteMany(args),
   };
