@@ -1,4 +1,5 @@
 import type { Diagram } from '../src/modules/diagrams/service.js';
+import { cellsInDrawingOrder } from '../src/modules/diagrams/store.js';
 import { builder } from './builder.js';
 import type { ServiceContext } from '../src/infra/context.js';
 import { childMetadata } from './child-metadata.js';
@@ -27,9 +28,7 @@ export const ColorPaletteEntry = builder.objectRef<{ position: number; color: st
  */
 async function diagramCells(ctx: { service: ServiceContext }, row: { id: string; cells?: unknown[] }) {
   if (row.cells) return row.cells;
-  const rows = await ctx.service.db.prisma.diagram
-    .findUnique({ where: { id: row.id } })
-    .cellRows({ orderBy: { position: 'asc' }, select: { cell: true } });
+  const rows = await ctx.service.db.prisma.diagram.findUnique({ where: { id: row.id } }).cellRows(cellsInDrawingOrder);
   return (rows ?? []).map((cell) => cell.cell);
 }
 

@@ -6,6 +6,7 @@ import { AppError } from '../../infra/errors/registry.js';
 import { deliveryIdsOf, eventMessages, eventsParameter, publishEvents } from '../events/events.js';
 import { enqueueDeliveries } from '../webhooks/fanout.js';
 import type { Cell } from '../diagrams/cells.js';
+import { cellsInDrawingOrder } from '../diagrams/store.js';
 import { authorizeThreatModel } from '../threat-models/access.js';
 import { parseId } from '../threat-models/input.js';
 import { can, roleOf } from '../threat-models/policy.js';
@@ -252,7 +253,7 @@ export class CollaborationService {
         id: true,
         updateVector: true,
         colorPalette: true,
-        cellRows: { orderBy: { position: 'asc' }, select: { cell: true } },
+        cellRows: cellsInDrawingOrder,
       },
     });
     return {

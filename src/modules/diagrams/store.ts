@@ -6,10 +6,10 @@ import type { Cell } from './cells.js';
 /** A diagram as every read returns it: with its metadata and its cells in drawing order. */
 export type Diagram = DiagramColumns & { metadata: DiagramMetadata[]; cells: Cell[] };
 
-const include = {
-  metadata: { orderBy: { key: 'asc' as const } },
-  cellRows: { orderBy: { position: 'asc' as const }, select: { cell: true } },
-};
+/** How a read selects a diagram's cell rows (`cellRows`): their cells, in drawing order. */
+export const cellsInDrawingOrder = { orderBy: { position: 'asc' as const }, select: { cell: true } };
+
+const include = { metadata: { orderBy: { key: 'asc' as const } }, cellRows: cellsInDrawingOrder };
 
 type Loaded = DiagramColumns & { metadata: DiagramMetadata[]; cellRows: { cell: unknown }[] };
 
