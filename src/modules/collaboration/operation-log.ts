@@ -3,6 +3,7 @@ import { insertEventsStatement } from '../events/events.js';
 import { fanOutStatement } from '../webhooks/fanout.js';
 import { accessTuplesSql } from '../threat-models/read.js';
 import type { Cell } from '../diagrams/cells.js';
+import { cellsJsonSql } from '../diagrams/store.js';
 import { type CellOperation, OperationRejected } from './cell-operations.js';
 
 // The statements of a collaborative edit, hand-written: an edit is the hottest write of the server (a
@@ -15,11 +16,8 @@ import { type CellOperation, OperationRejected } from './cell-operations.js';
 /** The diagram of a session (`session`), its threat model's access, whether an operation id (`operation`)
  *  was seen, and the cells each logged operation after a base vector (`base`) changed. */
 const snapshotSelect = (session: string, operation: string, base: string) => `
-SELECT d.id, d.update_vector::text AS update_vector,
-       COALESCE((SELECT jsonb_agg(c.cell ORDER BY c.position) FROM diagram_cells c WHERE c.diagram_id = d.id), '[]')
-         AS cells,
-       d.name, s.id AS session_id, s.threat_model_id,
-       tm.owner_id, ${accessTuplesSql} AS authorization,
+SELECT d.id, d.update_vector::text AS update_vector, ${cellsJsonSql('d.id')} AS cells, d.name, s.id AS session_id,
+       s.threat_model_id, tm.owner_id, ${accessTuplesSql} AS authorization,
        EXISTS (SELECT 1 FROM diagram_operations o WHERE o.diagram_id = d.id AND o.operation_id = ${operation}::uuid) AS duplicate,
        COALESCE((SELECT json_agg(json_build_array(o.update_vector, o.affected_cells))
                  FROM diagram_operations o WHERE o.diagram_id = d.id AND o.update_vector > ${base}::bigint), '[]') AS since

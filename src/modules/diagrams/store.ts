@@ -6,6 +6,10 @@ import type { Cell } from './cells.js';
 /** A diagram as every read returns it: with its metadata and its cells in drawing order. */
 export type Diagram = DiagramColumns & { metadata: DiagramMetadata[]; cells: Cell[] };
 
+/** SQL for the cells of the diagram `diagram` (an expression for its id) as a JSON array, in drawing order. */
+export const cellsJsonSql = (diagram: string): string =>
+  `COALESCE((SELECT jsonb_agg(c.cell ORDER BY c.position) FROM diagram_cells c WHERE c.diagram_id = ${diagram}), '[]'::jsonb)`;
+
 /** How a read selects a diagram's cell rows (`cellRows`): their cells, in drawing order. */
 export const cellsInDrawingOrder = { orderBy: { position: 'asc' as const }, select: { cell: true } };
 
@@ -28,7 +32,7 @@ function columnsAndCells(data: object): { columns: object; cells: Cell[] | undef
  * Replaces a diagram's cells with `cells`, in their order. Inside the caller's transaction, after the
  * diagram's row is locked or created: every other writer of cells bumps the same row first.
  */
-export async function replaceCells(db: PrismaClient | Tx, diagramId: string, cells: readonly Cell[]): Promise<void> {
+async function replaceCells(db: PrismaClient | Tx, diagramId: string, cells: readonly Cell[]): Promise<void> {
   await db.$executeRawUnsafe(`DELETE FROM diagram_cells WHERE diagram_id = $1::uuid`, diagramId);
   if (cells.length === 0) return;
   await db.$executeRawUnsafe(

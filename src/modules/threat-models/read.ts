@@ -1,6 +1,7 @@
 import type { Document, Note, Prisma, Repository } from '../../generated/prisma/client.js';
 import type { Asset } from '../assets/service.js';
 import type { Diagram } from '../diagrams/service.js';
+import { cellsJsonSql } from '../diagrams/store.js';
 import type { Threat } from '../threats/service.js';
 import type { Database } from '../../infra/db.js';
 import type { AccessEntry, AccessSubject } from './policy.js';
@@ -80,8 +81,7 @@ SELECT tm.id, tm.alias, tm.name, tm.description, tm.threat_model_framework, tm.i
                                  ORDER BY a.alias)
                  FROM assets a WHERE a.threat_model_id = tm.id), '[]') AS assets,
        COALESCE((SELECT json_agg(to_json(dg)::jsonb || jsonb_build_object('metadata', ${metadataOf('diagram_metadata', 'diagram_id', 'dg')},
-                                   'cells', COALESCE((SELECT jsonb_agg(c.cell ORDER BY c.position) FROM diagram_cells c
-                                                      WHERE c.diagram_id = dg.id), '[]'::jsonb))
+                                   'cells', ${cellsJsonSql('dg.id')})
                                  ORDER BY dg.alias)
                  FROM diagrams dg WHERE dg.threat_model_id = tm.id), '[]') AS diagrams
 FROM threat_models tm
