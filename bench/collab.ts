@@ -483,6 +483,8 @@ interface RunResult {
   achievedRate: number;
   cpuMsPerOp: number;
   postgresMsPerOp: number;
+  /** PostgreSQL backends that started during the measured time (the server's pool opening connections). */
+  postgresBackendsOpened: number;
   redisMsPerOp: number;
   harnessMsPerOp: number;
   /** Share of all CPUs busy during the measured time, and the part of it outside the bench's processes. */
@@ -490,8 +492,27 @@ interface RunResult {
   othersBusy: number;
 }
 
+/**
+ * The CPU PostgreSQL's backends spent between two snapshots, and how many of them started in between (a
+ * backend the first snapshot does not know is counted whole: the server's pool opened it meanwhile; one
+ * that ended in between is missed).
+ */
+function postgresDelta(before: CpuSnapshot, after: CpuSnapshot): { micros: number; opened: number } {
+  let micros = 0;
+  let opened = 0;
+  for (const [pid, cpu] of after.postgres) {
+    const earlier = before.postgres.get(pid);
+    if (earlier === undefined) opened++;
+    micros += cpu - (earlier ?? 0);
+  }
+  return { micros, opened };
+}
+
 function cpuPerOp(before: CpuSnapshot, after: CpuSnapshot, ops: number) {
-  const ms = (key: 'target' | 'postgres' | 'redis' | 'harness') => (after[key] - before[key]) / 1000 / Math.max(1, ops);
+  const postgres = postgresDelta(before, after);
+  const delta = (key: 'target' | 'postgres' | 'redis' | 'harness') =>
+    key === 'postgres' ? postgres.micros : after[key] - before[key];
+  const ms = (key: 'target' | 'postgres' | 'redis' | 'harness') => delta(key) / 1000 / Math.max(1, ops);
   let machineBusy = NaN;
   let othersBusy = NaN;
   if (before.machine && after.machine) {
@@ -499,7 +520,7 @@ function cpuPerOp(before: CpuSnapshot, after: CpuSnapshot, ops: number) {
     const busyTicks = after.machine.busy - before.machine.busy;
     machineBusy = busyTicks / totalTicks;
     const ours = (['target', 'postgres', 'redis', 'harness'] as const)
-      .map((key) => after[key] - before[key])
+      .map(delta)
       .filter(Number.isFinite)
       .reduce((a, b) => a + b, 0);
     othersBusy = Math.max(0, busyTicks - (ours * CLOCK_TICKS_PER_SECOND) / 1e6) / totalTicks;
@@ -507,6 +528,7 @@ function cpuPerOp(before: CpuSnapshot, after: CpuSnapshot, ops: number) {
   return {
     cpuMsPerOp: ms('target'),
     postgresMsPerOp: ms('postgres'),
+    postgresBackendsOpened: postgres.opened,
     redisMsPerOp: ms('redis'),
     harnessMsPerOp: ms('harness'),
     machineBusy,
@@ -564,7 +586,8 @@ interface Probe {
 
 interface CpuSnapshot {
   target: number;
-  postgres: number;
+  /** CPU of each PostgreSQL backend of the bench database known at the time, by pid. */
+  postgres: Map<number, number>;
   redis: number;
   harness: number;
   machine: ReturnType<typeof machineTicks>;
@@ -573,9 +596,14 @@ interface CpuSnapshot {
 function cpuSnapshot(targetPids: number[], pgPids: number[], redisPid: number | undefined): CpuSnapshot {
   const sum = (pids: number[]) => pids.reduce((total, pid) => total + (processCpuMicros(pid) ?? 0), 0);
   const usage = process.cpuUsage();
+  const postgres = new Map<number, number>();
+  for (const pid of pgPids) {
+    const micros = processCpuMicros(pid);
+    if (micros !== undefined) postgres.set(pid, micros);
+  }
   return {
     target: sum(targetPids),
-    postgres: sum(pgPids),
+    postgres,
     redis: processCpuMicros(redisPid) ?? NaN,
     harness: usage.user + usage.system,
     machine: machineTicks(),
@@ -623,7 +651,12 @@ async function loadRun(target: Target, probe: Probe): Promise<RunResult> {
     const measuredOps = Math.round(settings.duration * settings.rate);
     const total = warmupOps + measuredOps;
     const pids = target.pids();
-    const pgPids = target.protocol ? await backendPids(probe.admin, probe.database) : [];
+    // The server's pool opens and closes connections as it goes: the list of backends is kept current.
+    let pgPids = target.protocol ? await backendPids(probe.admin, probe.database) : [];
+    const readPgPids = async () => {
+      if (target.protocol) pgPids = await backendPids(probe.admin, probe.database);
+    };
+    const pgWatch = setInterval(() => void readPgPids().catch(() => undefined), 500);
     const usesRedis = target.name !== 'bare';
     const snapshot = () => cpuSnapshot(pids, pgPids, usesRedis ? probe.redisPid : undefined);
     let before = snapshot();
@@ -647,6 +680,8 @@ async function loadRun(target: Target, probe: Probe): Promise<RunResult> {
     }
     const measureTo = performance.now();
     await run.settle(DRAIN_MS);
+    clearInterval(pgWatch);
+    await readPgPids();
     // CPU up to the end of the measured sends plus their deliveries (the drain is short when nothing is lost).
     const after = snapshot();
 
@@ -1102,6 +1137,7 @@ function report(targets: Target[], results: Map<TargetName, RunResult[]>, memory
       ['target', 40, (_, t) => t.label],
       ['target', 7, (rs) => m(rs, (r) => r.cpuMsPerOp)],
       ['PG', 6, (rs, t) => (t.protocol ? m(rs, (r) => r.postgresMsPerOp) : '—')],
+      ['PG new', 7, (rs, t) => (t.protocol ? sum(rs, (r) => r.postgresBackendsOpened) : '—')],
       ['Redis', 6, (rs, t) => (t.name === 'bare' ? '—' : m(rs, (r) => r.redisMsPerOp))],
       ['clients', 8, (rs) => m(rs, (r) => r.harnessMsPerOp)],
       ['busy', 5, (rs) => pct(rs, (r) => r.machineBusy)],
