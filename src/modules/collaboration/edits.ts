@@ -46,8 +46,8 @@ interface Access {
  * read when the instance knows the diagram: as its own last edit wrote it, followed by the operations its
  * session feed heard since. What is known may be behind (an operation not heard yet): the edit's statement
  * writes only if the diagram is still at the planned vector, the cells it updates or removes exist and those
- * it adds do not, and otherwise answers the diagram as it is, so knowing late costs nothing extra. It writes
- * only the cells the edit changes: the others stay as stored, whatever is known of them.
+ * it adds do not; otherwise the diagram is read and the edit planned again, so knowing late costs one read.
+ * It writes only the cells the edit changes: the others stay as stored, whatever is known of them.
  *
  * Who may write is known apart from the cells, and for at most `KNOWN_MAX_AGE_MS`: while a session is
  * being edited, it is read again once half of that has passed (`refreshDue`, `refreshed`), beside the

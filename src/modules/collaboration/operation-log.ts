@@ -8,25 +8,24 @@ import { type CellOperation, OperationRejected } from './cell-operations.js';
 
 // The statements of a collaborative edit, hand-written: an edit is the hottest write of the server (a
 // session of fifty editors sends a hundred a second). An edit is planned on a snapshot of the diagram and
-// written in one statement that applies only if the diagram is still as planned; when it is not, the same
-// statement answers the diagram as it is now, to plan again on. An edit planned on a snapshot read for it
-// costs two round trips; one planned on what the instance already knows (`edits.ts`), one. No
-// transaction is held open, and nothing is written twice.
+// written in one statement that applies only if the diagram is still as planned; when it is not, the
+// diagram is read again to plan on. An edit planned on what the instance already knows (`edits.ts`) costs
+// one round trip; one planned on a snapshot read for it, two; one that finds the diagram moved on, one more
+// (rare: the edits of an instance go one at a time). No transaction is held open, and nothing is written
+// twice.
 
-/** The diagram of a session (`session`), its threat model's access, whether an operation id (`operation`)
- *  was seen, and the cells each logged operation after a base vector (`base`) changed. */
-const snapshotSelect = (session: string, operation: string, base: string) => `
+/** The diagram of a session ($1), its threat model's access, whether an operation id ($2) was seen, and the
+ *  cells each logged operation after a base vector ($3) changed. */
+const snapshotSql = `
 SELECT d.id, d.update_vector::text AS update_vector, ${cellsJsonSql('d.id')} AS cells, d.name, s.id AS session_id,
        s.threat_model_id, tm.owner_id, ${accessTuplesSql} AS authorization,
-       EXISTS (SELECT 1 FROM diagram_operations o WHERE o.diagram_id = d.id AND o.operation_id = ${operation}::uuid) AS duplicate,
+       EXISTS (SELECT 1 FROM diagram_operations o WHERE o.diagram_id = d.id AND o.operation_id = $2::uuid) AS duplicate,
        COALESCE((SELECT json_agg(json_build_array(o.update_vector, o.affected_cells))
-                 FROM diagram_operations o WHERE o.diagram_id = d.id AND o.update_vector > ${base}::bigint), '[]') AS since
+                 FROM diagram_operations o WHERE o.diagram_id = d.id AND o.update_vector > $3::bigint), '[]') AS since
 FROM collaboration_sessions s
 JOIN diagrams d ON d.id = s.diagram_id
 JOIN threat_models tm ON tm.id = s.threat_model_id
-WHERE s.id = ${session}::uuid`;
-
-const snapshotSql = snapshotSelect('$1', '$2', '$3');
+WHERE s.id = $1::uuid`;
 
 /**
  * How stale a session's recorded activity may get while it is being edited: an idle session is one left
@@ -36,38 +35,36 @@ const SESSION_ACTIVITY_GRANULARITY_SECONDS = 10;
 
 /**
  * An edit in one statement, applied only if the diagram is still at the vector it was planned on (`$13`),
- * the cells it updates or removes exist (`$2`: their ids, with the new cell for an update), the cells it
- * adds do not (`$17`, drawn after the others) and its session still exists (`$6`): the cell rows, the
- * log entry, the operation it undoes or redoes marked (`$15`), the session's activity (when its record is
- * older than the granularity) and the events, all or nothing. Only the cells the edit changes are written,
- * whatever the size of the diagram.
- * Applied, the rows are the stored events (`snapshot` null); not applied, one row whose `snapshot` is the
- * diagram as it is now (for base vector `$16`), or null when the session is gone.
+ * the cells it updates or removes exist (`$17`: their ids; `$2`: the same with the new cell for an update),
+ * the cells it adds do not (`$18`: their ids; `$16`: the cells, drawn after the others) and its session still
+ * exists (`$6`): the cell rows, the log entry, the operation it undoes or redoes marked (`$15`), the session's
+ * activity (when its record is older than the granularity) and the events, all or nothing. It reads and
+ * writes only the rows of the cells the edit changes (by key), whatever the size of the diagram.
+ * One row says whether it was `written`; written, the rows are the stored events.
  */
 const editSql = `
 WITH diagram AS (
   UPDATE diagrams SET update_vector = $3::bigint, version = version + 1, modified_at = $4::timestamptz
   WHERE id = $1::uuid AND update_vector = $13::bigint
-    AND (SELECT count(*) FROM diagram_cells c JOIN jsonb_to_recordset($2::jsonb) AS change(id text) ON c.id = change.id
-         WHERE c.diagram_id = $1::uuid) = jsonb_array_length($2::jsonb)
-    AND NOT EXISTS (SELECT 1 FROM diagram_cells c JOIN jsonb_array_elements($17::jsonb) AS added(cell)
-                    ON c.id = added.cell ->> 'id' WHERE c.diagram_id = $1::uuid)
+    AND (SELECT count(*) FROM diagram_cells c WHERE c.diagram_id = $1::uuid AND c.id = ANY ($17::text[]))
+        = cardinality($17::text[])
+    AND NOT EXISTS (SELECT 1 FROM diagram_cells c WHERE c.diagram_id = $1::uuid AND c.id = ANY ($18::text[]))
     AND EXISTS (SELECT 1 FROM collaboration_sessions WHERE id = $6::uuid)
   RETURNING id
 ), updated AS (
   UPDATE diagram_cells c SET cell = change.cell
   FROM diagram, jsonb_to_recordset($2::jsonb) AS change(id text, cell jsonb)
-  WHERE c.diagram_id = $1::uuid AND c.id = change.id AND change.cell IS NOT NULL
+  WHERE c.diagram_id = $1::uuid AND c.id = ANY ($17::text[]) AND c.id = change.id AND change.cell IS NOT NULL
 ), removed AS (
   DELETE FROM diagram_cells c
   USING diagram, jsonb_to_recordset($2::jsonb) AS change(id text, cell jsonb)
-  WHERE c.diagram_id = $1::uuid AND c.id = change.id AND change.cell IS NULL
+  WHERE c.diagram_id = $1::uuid AND c.id = ANY ($17::text[]) AND c.id = change.id AND change.cell IS NULL
 ), added AS (
   INSERT INTO diagram_cells (diagram_id, id, position, cell)
   SELECT $1::uuid, added.cell ->> 'id',
          (SELECT COALESCE(max(position), 0) FROM diagram_cells WHERE diagram_id = $1::uuid) + added.ordinality,
          added.cell
-  FROM diagram, jsonb_array_elements($17::jsonb) WITH ORDINALITY AS added(cell, ordinality)
+  FROM diagram, jsonb_array_elements($16::jsonb) WITH ORDINALITY AS added(cell, ordinality)
 ), logged AS (
   INSERT INTO diagram_operations
     (diagram_id, update_vector, operation_id, session_id, user_id, kind, cells, inverse, affected_cells, target_vector, created_at)
@@ -82,13 +79,9 @@ WITH diagram AS (
     AND EXISTS (SELECT 1 FROM diagram)
 ), events AS (${insertEventsStatement(14, 4, 'diagram')}
 ), deliveries AS (${fanOutStatement('events')})
-SELECT events.*, (SELECT COALESCE(array_agg(id::text), '{}') FROM deliveries) AS delivery_ids, latest.snapshot
-FROM (SELECT 1) AS one
-LEFT JOIN events ON true
-LEFT JOIN LATERAL (
-  SELECT row_to_json(now_) AS snapshot FROM (${snapshotSelect('$6', '$5', '$16')}) AS now_
-  WHERE NOT EXISTS (SELECT 1 FROM diagram)
-) AS latest ON true`;
+SELECT outcome.written, events.*, (SELECT COALESCE(array_agg(id::text), '{}') FROM deliveries) AS delivery_ids
+FROM (SELECT EXISTS (SELECT 1 FROM diagram) AS written) AS outcome
+LEFT JOIN events ON outcome.written`;
 
 export interface DiagramSnapshot {
   id: string;
@@ -142,12 +135,10 @@ export interface Edit {
   marksUndone: number | null;
   /** The events' JSON parameter (`eventsParameter`). */
   events: string;
-  /** The client's base vector (for the snapshot answered when the edit does not apply). */
-  baseVector: number | null;
 }
 
-/** What an edit's statement did: written (the stored event rows), or not, with the diagram as it is now. */
-export type EditOutcome = { written: true; rows: unknown[] } | { written: false; current: DiagramSnapshot | undefined };
+/** What an edit's statement did: written (the stored event rows), or not (the diagram was not as planned). */
+export type EditOutcome = { written: true; rows: unknown[] } | { written: false };
 
 /** Reads an edit's plan; `baseVector` null means the client's base is not known (no conflict check). */
 export async function snapshotForEdit(
@@ -222,7 +213,7 @@ export function cellChanges(planned: readonly Cell[], applied: CellOperation[]):
   return { changes, added };
 }
 
-/** Writes an edit if the diagram is still as planned; else answers the diagram as it is now. */
+/** Writes an edit if the diagram is still as planned. */
 export async function tryEdit(pool: pg.Pool, edit: Edit): Promise<EditOutcome> {
   const { rows } = await pool.query({
     name: 'collab_edit',
@@ -243,13 +234,12 @@ export async function tryEdit(pool: pg.Pool, edit: Edit): Promise<EditOutcome> {
       edit.expectedVector,
       edit.events,
       edit.marksUndone,
-      edit.baseVector ?? Number.MAX_SAFE_INTEGER,
       JSON.stringify(edit.added),
+      edit.changes.map((change) => change.id),
+      edit.added.map((cell) => cell.id),
     ],
   });
-  const first = rows[0] as { id: string | null; snapshot: SnapshotRow | null } | undefined;
-  if (first?.id) return { written: true, rows };
-  return { written: false, current: first?.snapshot ? toSnapshot(first.snapshot) : undefined };
+  return (rows[0] as { written: boolean } | undefined)?.written ? { written: true, rows } : { written: false };
 }
 
 interface LogRow {

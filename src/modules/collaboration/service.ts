@@ -532,7 +532,6 @@ export class CollaborationService {
             targetVector,
             marksUndone,
             events,
-            baseVector,
           });
         } catch (error) {
           // The same operation id, applied by a concurrent request a moment ago.
@@ -542,10 +541,10 @@ export class CollaborationService {
           throw error;
         }
         if (!outcome.written) {
-          // Another change got there first: plan again on the diagram as the statement found it.
+          // Another change got there first: plan again on the diagram as it is now.
           edits.forget(sessionId);
           known = undefined;
-          diagram = outcome.current;
+          diagram = await snapshotForEdit(this.ctx.db.pool, sessionId, opId, baseVector);
           continue;
         }
         edits.wrote(sessionId, {
