@@ -16,7 +16,7 @@ export interface Database {
 }
 
 export function createDatabase(url: string, maxConnections = 20): Database {
-  const pool = new pg.Pool({ connectionString: url, max: maxConnections });
+  const pool = new pg.Pool({ connectionString: url, max: maxConnections, application_name: 'tmi' });
   // An idle client that loses its server (restart, failover) must not crash the process.
   pool.on('error', () => undefined);
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });

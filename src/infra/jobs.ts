@@ -90,6 +90,7 @@ export async function startJobs(options: {
   const log = options.log.child({ module: 'jobs' });
   const boss = new PgBoss({
     connectionString: options.connectionString,
+    application_name: 'tmi-jobs',
     schema: options.schema,
     // Few connections: every instance of a deployment (and every test server) holds its own pool.
     max: 4,
