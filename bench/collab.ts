@@ -57,7 +57,11 @@ import {
   sortedPercentile,
   trimmedMean,
   sleep,
+  type Stall,
+  type StallProbe,
+  STALL_THRESHOLD_MS,
   startChild,
+  startStallProbe,
 } from './harness.js';
 
 type TargetName = 'bare' | 'server' | 'relay' | 'server2' | 'baseline' | 'baseline2';
@@ -90,6 +94,12 @@ const GOAL_IDLE_BYTES = 26 * 1024;
 
 /** Receipts may trail the last send by this much before they count as lost. */
 const DRAIN_MS = 5000;
+
+/** A stall this soon after the last measured send still delays its deliveries. */
+const STALL_DELIVERY_MARGIN_MS = 50;
+
+/** A round counts as quiet when no stall of the machine during it was this long. */
+const QUIET_ROUND_STALL_MS = 10;
 
 // ---------------------------------------------------------------------------------------------------
 // Small helpers.
@@ -458,6 +468,8 @@ interface Target {
 
 interface RunResult {
   target: TargetName;
+  /** The machine's stalls (`startStallProbe`) during the measured sends and their deliveries. */
+  stalls: Stall[];
   sent: number;
   measuredOps: number;
   expectedPairs: number;
@@ -582,6 +594,7 @@ interface Probe {
   admin: pg.Client;
   database: string;
   redisPid: number | undefined;
+  stalls: StallProbe;
 }
 
 interface CpuSnapshot {
@@ -684,6 +697,10 @@ async function loadRun(target: Target, probe: Probe): Promise<RunResult> {
     await readPgPids();
     // CPU up to the end of the measured sends plus their deliveries (the drain is short when nothing is lost).
     const after = snapshot();
+    const stalls = probe.stalls.between(
+      performance.timeOrigin + measureFrom,
+      performance.timeOrigin + measureTo + STALL_DELIVERY_MARGIN_MS,
+    );
 
     let lost = 0;
     let measured = 0;
@@ -709,6 +726,7 @@ async function loadRun(target: Target, probe: Probe): Promise<RunResult> {
     const rejectedCount = [...run.rejected.values()].reduce((a, b) => a + b, 0);
     return {
       target: target.name,
+      stalls,
       sent: total,
       measuredOps,
       expectedPairs: measuredOps * (n - 1),
@@ -1017,7 +1035,12 @@ async function main(): Promise<void> {
   const redisInfo = await redis.info('server');
   redis.disconnect();
   const redisPidMatch = /process_id:(\d+)/.exec(redisInfo);
-  const probe: Probe = { admin, database, redisPid: redisPidMatch ? Number(redisPidMatch[1]) : undefined };
+  const probe: Probe = {
+    admin,
+    database,
+    redisPid: redisPidMatch ? Number(redisPidMatch[1]) : undefined,
+    stalls: startStallProbe(),
+  };
 
   let runs = 0;
   const serverTarget = (name: 'server' | 'server2' | 'baseline' | 'baseline2', instances: Child[]): Target => ({
@@ -1060,7 +1083,11 @@ async function main(): Promise<void> {
     for (const target of targets) {
       process.stdout.write(`  round ${round}: ${target.label} … `);
       const result = await loadRun(target, probe);
-      console.log(`p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, lost ${result.lost}`);
+      const longest = Math.max(0, ...result.stalls.map((stall) => stall.lateMs));
+      console.log(
+        `p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, lost ${result.lost}; ` +
+          `machine stalls ${result.stalls.length} (longest ${longest.toFixed(0)} ms)`,
+      );
       results.set(target.name, [...(results.get(target.name) ?? []), result]);
     }
   }
@@ -1147,13 +1174,17 @@ function report(targets: Target[], results: Map<TargetName, RunResult[]>, memory
       ['p99 rest', 9, (rs) => m(rs, (r) => r.hol.freeP99)],
       ['p99 same', 9, (rs, t) => (t.instances > 1 ? m(rs, (r) => r.sameInstanceP99) : '—')],
       ['p99 other', 10, (rs, t) => (t.instances > 1 ? m(rs, (r) => r.otherInstanceP99) : '—')],
+      ['stalls', 7, (rs) => sum(rs, (r) => r.stalls.length)],
+      ['longest', 8, (rs) => fmt(Math.max(0, ...rs.flatMap((r) => r.stalls.map((stall) => stall.lateMs))), 0)],
     ]);
     console.log(
       `  target: the target's own processes; PG: the bench database's PostgreSQL backends; Redis: redis-server; ` +
         `clients: this process (the ${n} clients); busy: all CPUs, others: the part of it outside these processes ` +
         `(other work on the machine: expect noisy numbers when it is not ~0%); HOL: receipts that arrived while the ` +
         `receiver's own operation was in flight, with their p99 and the p99 of the rest; p99 same / other: with ` +
-        `several instances, the pairs whose sender and receiver are on the same instance, and the others`,
+        `several instances, the pairs whose sender and receiver are on the same instance, and the others; ` +
+        `stalls: moments (all rounds) when an idle probe process woke ${STALL_THRESHOLD_MS} ms or more late, and the longest ` +
+        `(ms): the machine was stalled (hypervisor, other work) or saturated; none show on this machine at rest`,
     );
     for (const target of targets) {
       for (const [i, r] of (results.get(target.name) ?? []).entries()) {
@@ -1198,6 +1229,7 @@ function report(targets: Target[], results: Map<TargetName, RunResult[]>, memory
         `  two instances:  p99 ${fmt(two)} ms ≤ Redis-relayed p99 ${fmt(relayP99)} ms + ${GOAL_TWO_MARGIN_MS} ms = ` +
           `${fmt(limit)} ms: ${verdict(two <= limit)}${lossNote('server2')}`,
       );
+      console.log(`    ${roundByRound(results.get('server2') ?? [], results.get('relay') ?? [], GOAL_TWO_MARGIN_MS)}`);
     }
     if (memory) printMemoryGoal(memory, verdict);
     // The same goals' figures for the baseline checkout, measured in the same rounds.
@@ -1219,6 +1251,26 @@ function report(targets: Target[], results: Map<TargetName, RunResult[]>, memory
     printMemoryGoal(memory, (ok) => (ok ? 'met' : 'MISSED'));
   }
   if (memory) printMemory(memory);
+}
+
+/**
+ * Each round's own comparison of a target's p99 with a ceiling's p99 plus a margin, over all rounds and over
+ * the quiet ones (no stall of the machine of `QUIET_ROUND_STALL_MS` or more while either was measured).
+ */
+function roundByRound(target: RunResult[], ceiling: RunResult[], marginMs: number): string {
+  const rounds = target.slice(0, ceiling.length).map((r, i) => ({
+    met: r.p99 <= ceiling[i]!.p99 + marginMs,
+    quiet: [r, ceiling[i]!].every((run) => run.stalls.every((stall) => stall.lateMs < QUIET_ROUND_STALL_MS)),
+    gap: r.p99 - ceiling[i]!.p99,
+  }));
+  const quiet = rounds.filter((round) => round.quiet);
+  const describeRounds = (list: typeof rounds) =>
+    `met in ${list.filter((round) => round.met).length} of ${list.length}` +
+    (list.length > 0 ? ` (median p99 − ceiling p99: ${fmt(median(list.map((round) => round.gap)))} ms)` : '');
+  return (
+    `round by round: ${describeRounds(rounds)}; in the rounds without a machine stall of ` +
+    `${QUIET_ROUND_STALL_MS} ms or more: ${describeRounds(quiet)}`
+  );
 }
 
 const perConnection = (memory: MemoryResult, key: keyof MemorySample, from = 0, to = memory.points.length - 1) => {

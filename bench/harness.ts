@@ -151,6 +151,60 @@ export async function startChild(
   return { name, url, process: child, stop };
 }
 
+/** A moment a small, idle process woke later than it asked to. */
+export interface Stall {
+  /** When it started (epoch ms). */
+  at: number;
+  /** How much longer than asked it lasted (ms). */
+  lateMs: number;
+}
+
+export interface StallProbe {
+  /** The stalls that started between two moments (epoch ms, `Date.now()`). */
+  between(from: number, to: number): Stall[];
+  stop(): Promise<void>;
+}
+
+/** How often the stall probe wakes, and from how late a wake-up counts as a stall. */
+const STALL_PROBE_INTERVAL_MS = 5;
+export const STALL_THRESHOLD_MS = 5;
+
+/**
+ * A separate process that only sleeps and wakes: when it wakes late, nothing it did delayed it: the machine
+ * was stalled (the hypervisor, other work) or had no CPU free. Lets a bench tell the rounds in which the
+ * machine itself was slow.
+ */
+export function startStallProbe(): StallProbe {
+  const script = `
+    let last = performance.now();
+    setInterval(() => {
+      const now = performance.now();
+      const late = now - last - ${STALL_PROBE_INTERVAL_MS};
+      if (late >= ${STALL_THRESHOLD_MS}) process.stdout.write(JSON.stringify([performance.timeOrigin + last, late]) + '\\n');
+      last = now;
+    }, ${STALL_PROBE_INTERVAL_MS});`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const stalls: Stall[] = [];
+  let pending = '';
+  child.stdout!.on('data', (data: Buffer) => {
+    const lines = (pending + data.toString()).split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.trim() === '') continue;
+      const [at, lateMs] = JSON.parse(line) as [number, number];
+      stalls.push({ at, lateMs });
+    }
+  });
+  const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    await exit;
+  };
+  cleanups.push(stop);
+  return { between: (from, to) => stalls.filter((stall) => stall.at >= from && stall.at < to), stop };
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Settings, checks and errors.
 
