@@ -631,6 +631,7 @@ async function loadRun(target: Target, probe: Probe): Promise<RunResult> {
     8,
     async (i) => Participant.open(i, await urlOf(i), target.protocol),
   );
+  let pgWatch: NodeJS.Timeout | undefined;
   try {
     // The server announces each newcomer to everyone: wait until every client has seen all of them.
     if (target.protocol) {
@@ -669,7 +670,7 @@ async function loadRun(target: Target, probe: Probe): Promise<RunResult> {
     const readPgPids = async () => {
       if (target.protocol) pgPids = await backendPids(probe.admin, probe.database);
     };
-    const pgWatch = setInterval(() => void readPgPids().catch(() => undefined), 500);
+    if (target.protocol) pgWatch = setInterval(() => void readPgPids().catch(() => undefined), 500);
     const usesRedis = target.name !== 'bare';
     const snapshot = () => cpuSnapshot(pids, pgPids, usesRedis ? probe.redisPid : undefined);
     let before = snapshot();
@@ -751,6 +752,7 @@ async function loadRun(target: Target, probe: Probe): Promise<RunResult> {
       ...cpuPerOp(before, after, measured + rejectedCount),
     };
   } finally {
+    clearInterval(pgWatch);
     await Promise.all(participants.map((p) => p.close()));
     await sleep(500); // let the server forget the connections before the next run
   }
@@ -1083,10 +1085,9 @@ async function main(): Promise<void> {
     for (const target of targets) {
       process.stdout.write(`  round ${round}: ${target.label} … `);
       const result = await loadRun(target, probe);
-      const longest = Math.max(0, ...result.stalls.map((stall) => stall.lateMs));
       console.log(
         `p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, lost ${result.lost}; ` +
-          `machine stalls ${result.stalls.length} (longest ${longest.toFixed(0)} ms)`,
+          `machine stalls ${result.stalls.length} (longest ${longestStall(result.stalls).toFixed(0)} ms)`,
       );
       results.set(target.name, [...(results.get(target.name) ?? []), result]);
     }
@@ -1175,7 +1176,7 @@ function report(targets: Target[], results: Map<TargetName, RunResult[]>, memory
       ['p99 same', 9, (rs, t) => (t.instances > 1 ? m(rs, (r) => r.sameInstanceP99) : '—')],
       ['p99 other', 10, (rs, t) => (t.instances > 1 ? m(rs, (r) => r.otherInstanceP99) : '—')],
       ['stalls', 7, (rs) => sum(rs, (r) => r.stalls.length)],
-      ['longest', 8, (rs) => fmt(Math.max(0, ...rs.flatMap((r) => r.stalls.map((stall) => stall.lateMs))), 0)],
+      ['longest', 8, (rs) => fmt(longestStall(rs.flatMap((r) => r.stalls)), 0)],
     ]);
     console.log(
       `  target: the target's own processes; PG: the bench database's PostgreSQL backends; Redis: redis-server; ` +
@@ -1253,19 +1254,20 @@ function report(targets: Target[], results: Map<TargetName, RunResult[]>, memory
   if (memory) printMemory(memory);
 }
 
+const longestStall = (stalls: Stall[]) => Math.max(0, ...stalls.map((stall) => stall.lateMs));
+
 /**
  * Each round's own comparison of a target's p99 with a ceiling's p99 plus a margin, over all rounds and over
  * the quiet ones (no stall of the machine of `QUIET_ROUND_STALL_MS` or more while either was measured).
  */
 function roundByRound(target: RunResult[], ceiling: RunResult[], marginMs: number): string {
   const rounds = target.slice(0, ceiling.length).map((r, i) => ({
-    met: r.p99 <= ceiling[i]!.p99 + marginMs,
-    quiet: [r, ceiling[i]!].every((run) => run.stalls.every((stall) => stall.lateMs < QUIET_ROUND_STALL_MS)),
+    quiet: [r, ceiling[i]!].every((run) => longestStall(run.stalls) < QUIET_ROUND_STALL_MS),
     gap: r.p99 - ceiling[i]!.p99,
   }));
   const quiet = rounds.filter((round) => round.quiet);
   const describeRounds = (list: typeof rounds) =>
-    `met in ${list.filter((round) => round.met).length} of ${list.length}` +
+    `met in ${list.filter((round) => round.gap <= marginMs).length} of ${list.length}` +
     (list.length > 0 ? ` (median p99 − ceiling p99: ${fmt(median(list.map((round) => round.gap)))} ms)` : '');
   return (
     `round by round: ${describeRounds(rounds)}; in the rounds without a machine stall of ` +
